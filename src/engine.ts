@@ -1,0 +1,723 @@
+/**
+ * The sans-I/O protocol engine (RFC 6455 §5–§7): bytes in, events and bytes
+ * out. It owns no sockets, timers or globals; randomness is injected.
+ *
+ * @module
+ */
+
+import { decodeClosePayload, encodeClosePayload } from "./close.ts";
+import { WebSocketError } from "./errors.ts";
+import { encodeFrameHeader, frameHeaderLength, Opcode, readLength64 } from "./frame.ts";
+import { mask } from "./mask.ts";
+
+/** Connection states (RFC 6455 §4, §7; WHATWG `readyState` values). */
+export const ReadyState = {
+  /** The opening handshake is under way. */
+  CONNECTING: 0,
+  /** Messages flow both ways. */
+  OPEN: 1,
+  /** We sent a Close frame and wait for the peer's. */
+  CLOSING: 2,
+  /** The closing handshake finished, or the connection failed. */
+  CLOSED: 3,
+} as const;
+
+/** One of the {@linkcode ReadyState} values. */
+export type ReadyState = typeof ReadyState[keyof typeof ReadyState];
+
+/** How a connection ended, as seen by this endpoint. */
+export interface CloseInfo {
+  /** The peer's status code, 1005 if its Close frame had none, 1006 if none arrived. */
+  closeCode: number;
+  /** The peer's reason. */
+  reason: string;
+  /** Whether both Close frames were exchanged. */
+  wasClean: boolean;
+}
+
+/** Callbacks through which the engine reports what it received. */
+export interface EngineHandler {
+  /** A complete, valid text message. */
+  text(data: string): void;
+  /** A complete binary message. */
+  binary(data: Uint8Array): void;
+  /**
+   * A complete message whose first frame had RSV1 set (RFC 7692 §6), passed
+   * on still compressed; only called when `compression` is enabled.
+   */
+  compressed?(opcode: typeof Opcode.Text | typeof Opcode.Binary, data: Uint8Array): void;
+  /** A Ping; the Pong is already queued. */
+  ping?(data: Uint8Array): void;
+  /** A Pong. */
+  pong?(data: Uint8Array): void;
+  /** The connection failed; `close` follows. */
+  error?(error: WebSocketError): void;
+  /** The state became CLOSED. Called once. */
+  close(info: CloseInfo): void;
+}
+
+/** Limits and role for {@linkcode WebSocketEngine}. */
+export interface EngineOptions {
+  /** Clients mask what they send and reject masked frames; servers do the opposite. */
+  role: "client" | "server";
+  /** Largest frame payload accepted, in bytes. Default 16 MiB. */
+  maxFrameSize?: number;
+  /** Largest message accepted (sum of its frames), in bytes. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Most frames one message may span. Default 1024. */
+  maxFragments?: number;
+  /** Whether a negotiated extension (permessage-deflate) gives RSV1 a meaning. */
+  compression?: boolean;
+  /** Fills a buffer with random bytes, for masking keys. Default `crypto.getRandomValues`. */
+  random?: (bytes: Uint8Array) => void;
+  /** Starts in CONNECTING instead of OPEN; call {@linkcode WebSocketEngine.open} later. */
+  connecting?: boolean;
+}
+
+/** Options for sending one frame with {@linkcode WebSocketEngine.sendFrame}. */
+export interface SendFrameOptions {
+  /** Final fragment; default `true`. */
+  fin?: boolean;
+  /** Set RSV1 (a compressed message's first frame). */
+  rsv1?: boolean;
+}
+
+/** Default limits. */
+export const DEFAULT_LIMITS: Readonly<
+  { maxFrameSize: number; maxMessageSize: number; maxFragments: number }
+> = Object.freeze({
+  maxFrameSize: 16 * 1024 * 1024,
+  maxMessageSize: 16 * 1024 * 1024,
+  maxFragments: 1024,
+});
+
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+/** Output below this size is coalesced into one buffer per flush. */
+const COALESCE_LIMIT = 64 * 1024;
+
+/** Parser phases. */
+const HEADER = 0;
+const PAYLOAD = 1;
+
+/**
+ * One WebSocket connection's protocol state machine. Feed it the bytes read
+ * from the transport with {@linkcode WebSocketEngine.receive}; take the bytes
+ * to write with {@linkcode WebSocketEngine.takeOutput}.
+ *
+ * `receive` takes ownership of the chunk: masked payloads are unmasked in
+ * place and delivered binary messages may be views into it.
+ *
+ * @example A server echoing a masked frame
+ * ```ts
+ * import { WebSocketEngine } from "@edgesocket/core";
+ * import assert from "node:assert/strict";
+ *
+ * const engine = new WebSocketEngine({ role: "server" }, {
+ *   text: (data) => engine.sendText(data),
+ *   binary: () => {},
+ *   close: () => {},
+ * });
+ * // RFC 6455 §5.7: a masked "Hello" from a client
+ * engine.receive(new Uint8Array([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]));
+ * const [frame] = engine.takeOutput();
+ * assert.deepEqual([...frame], [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+ * ```
+ */
+export class WebSocketEngine {
+  #handler: EngineHandler;
+  #server: boolean;
+  #maxFrameSize: number;
+  #maxMessageSize: number;
+  #maxFragments: number;
+  #compression: boolean;
+  #random: (bytes: Uint8Array) => void;
+  #state: ReadyState;
+  #closeSent = false;
+  #closeReceived = false;
+
+  // Receive side: a list of chunks, consumed from the front.
+  #chunks: Uint8Array[] = [];
+  #chunkOffset = 0;
+  #buffered = 0;
+  #phase = HEADER;
+  #scratch = new Uint8Array(14);
+  #fin = false;
+  #rsv1 = false;
+  #opcode = 0;
+  #payloadLength = 0;
+  #masked = false;
+  #maskKey = new Uint8Array(4);
+
+  // The message being reassembled.
+  #messageOpcode = 0; // 0: none in progress
+  #messageCompressed = false;
+  #messageSize = 0;
+  #fragments = 0;
+  #parts: Uint8Array[] = [];
+  #textParts: string[] = [];
+  #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+  // Send side.
+  #out: Uint8Array[] = [];
+  #outSize = 0;
+  #outKey = new Uint8Array(4);
+
+  /**
+   * Creates an engine.
+   *
+   * @param options Role, limits, extension and randomness.
+   * @param handler Receives messages, control frames and the close.
+   */
+  constructor(options: EngineOptions, handler: EngineHandler) {
+    this.#handler = handler;
+    this.#server = options.role === "server";
+    this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_LIMITS.maxFrameSize;
+    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize;
+    this.#maxFragments = options.maxFragments ?? DEFAULT_LIMITS.maxFragments;
+    this.#compression = options.compression ?? false;
+    this.#random = options.random ?? ((bytes) => crypto.getRandomValues(bytes));
+    this.#state = options.connecting ? ReadyState.CONNECTING : ReadyState.OPEN;
+  }
+
+  /** The current state. */
+  get state(): ReadyState {
+    return this.#state;
+  }
+
+  /** Bytes queued by `send*` and not yet taken with {@linkcode takeOutput}. */
+  get bufferedAmount(): number {
+    return this.#outSize;
+  }
+
+  /** Whether we have sent a Close frame. */
+  get closeSent(): boolean {
+    return this.#closeSent;
+  }
+
+  /** Moves from CONNECTING to OPEN once the opening handshake succeeded. */
+  open(): void {
+    if (this.#state === ReadyState.CONNECTING) this.#state = ReadyState.OPEN;
+  }
+
+  /**
+   * Takes ownership of `chunk`, parses every complete frame in the buffered
+   * bytes and reports them to the handler. Bytes after a Close frame, or
+   * after a failure, are discarded.
+   *
+   * @param chunk Bytes read from the transport.
+   */
+  receive(chunk: Uint8Array): void {
+    if (this.#closeReceived || this.#state === ReadyState.CLOSED) return;
+    if (this.#state === ReadyState.CONNECTING) {
+      throw new TypeError("Cannot receive frames before the opening handshake completed");
+    }
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    try {
+      this.#parse();
+    } catch (error) {
+      this.fail(
+        error instanceof WebSocketError ? error : new WebSocketError(
+          "WS_ERR_INTERNAL",
+          "Internal error while parsing",
+          { closeCode: 1011, cause: error },
+        ),
+      );
+    }
+  }
+
+  #parse(): void {
+    while (!this.#closeReceived && this.#state !== ReadyState.CLOSED) {
+      if (this.#phase === HEADER) {
+        if (!this.#readHeader()) return;
+        if (this.#payloadLength > 0) {
+          this.#phase = PAYLOAD;
+          continue;
+        }
+        this.#frame(EMPTY);
+      } else {
+        if (this.#buffered < this.#payloadLength) return;
+        const payload = this.#take(this.#payloadLength);
+        if (this.#masked) mask(payload, this.#maskKey);
+        this.#phase = HEADER;
+        this.#frame(payload);
+      }
+    }
+  }
+
+  /** Parses and validates one header; `false` if more bytes are needed. */
+  #readHeader(): boolean {
+    if (this.#buffered < 2) return false;
+    let chunk = this.#chunks[0];
+    let at = this.#chunkOffset;
+    let b1 = chunk.length - at >= 2 ? chunk[at + 1] : this.#chunks[1][0];
+    const lengthField = b1 & 0x7f;
+    const needed = (lengthField < 126 ? 2 : lengthField === 126 ? 4 : 10) +
+      ((b1 & 0x80) !== 0 ? 4 : 0);
+    if (this.#buffered < needed) return false;
+    if (chunk.length - at < needed) {
+      // The header spans chunks: gather it (at most 14 bytes) into scratch.
+      chunk = this.#peek(needed);
+      at = 0;
+    }
+    const b0 = chunk[at];
+    b1 = chunk[at + 1];
+    this.#fin = (b0 & 0x80) !== 0;
+    this.#rsv1 = (b0 & 0x40) !== 0;
+    this.#opcode = b0 & 0x0f;
+    this.#masked = (b1 & 0x80) !== 0;
+    let length = lengthField;
+    let p = at + 2;
+    if (length === 126) {
+      length = (chunk[p] << 8) | chunk[p + 1];
+      p += 2;
+    } else if (length === 127) {
+      length = readLength64(chunk, p);
+      p += 8;
+    }
+    if (this.#masked) {
+      const key = this.#maskKey;
+      key[0] = chunk[p];
+      key[1] = chunk[p + 1];
+      key[2] = chunk[p + 2];
+      key[3] = chunk[p + 3];
+    }
+    this.#payloadLength = length;
+    this.#skip(needed);
+    this.#validateHeader(b0);
+    return true;
+  }
+
+  #validateHeader(b0: number): void {
+    const opcode = this.#opcode;
+    const control = (opcode & 0x08) !== 0;
+    // RFC 6455 §5.2: RSV bits must be 0 unless an extension defines them;
+    // RFC 7692 §6: RSV1 marks a compressed message, on its first frame only.
+    if ((b0 & 0x30) !== 0 || (this.#rsv1 && (!this.#compression || control || opcode === 0))) {
+      throw new WebSocketError("WS_ERR_RESERVED_BITS", "Reserved bits set", {
+        rule: "RFC 6455 §5.2",
+      });
+    }
+    // RFC 6455 §5.2: reserved opcodes must fail the connection.
+    if ((opcode > Opcode.Binary && opcode < Opcode.Close) || opcode > Opcode.Pong) {
+      throw new WebSocketError("WS_ERR_INVALID_OPCODE", `Reserved opcode: ${opcode}`, {
+        rule: "RFC 6455 §5.2",
+      });
+    }
+    // RFC 6455 §5.1: a server must close on an unmasked frame; a client on a masked one.
+    if (this.#masked !== this.#server) {
+      throw this.#server
+        ? new WebSocketError("WS_ERR_MASK_REQUIRED", "Client frame is not masked", {
+          rule: "RFC 6455 §5.1",
+        })
+        : new WebSocketError("WS_ERR_UNEXPECTED_MASK", "Server frame is masked", {
+          rule: "RFC 6455 §5.1",
+        });
+    }
+    const length = this.#payloadLength;
+    if (control) {
+      // RFC 6455 §5.5: control frames are never fragmented and carry ≤ 125 bytes.
+      if (!this.#fin) {
+        throw new WebSocketError("WS_ERR_FRAGMENTED_CONTROL_FRAME", "Fragmented control frame", {
+          rule: "RFC 6455 §5.5",
+        });
+      }
+      if (length > 125) {
+        throw new WebSocketError("WS_ERR_CONTROL_FRAME_TOO_LONG", "Control frame too long", {
+          rule: "RFC 6455 §5.5",
+        });
+      }
+      return;
+    }
+    // RFC 6455 §5.4: a continuation needs a started message; a new data frame must not
+    // interrupt one.
+    if (opcode === Opcode.Continuation) {
+      if (this.#messageOpcode === 0) {
+        throw new WebSocketError(
+          "WS_ERR_UNEXPECTED_CONTINUATION",
+          "Continuation frame without a message",
+          { rule: "RFC 6455 §5.4" },
+        );
+      }
+    } else if (this.#messageOpcode !== 0) {
+      throw new WebSocketError(
+        "WS_ERR_EXPECTED_CONTINUATION",
+        "New data frame inside a fragmented message",
+        { rule: "RFC 6455 §5.4" },
+      );
+    }
+    if (length > this.#maxFrameSize) {
+      throw new WebSocketError("WS_ERR_FRAME_TOO_BIG", `Frame too big: ${length} bytes`, {
+        closeCode: 1009,
+        rule: "RFC 6455 §7.4.1",
+      });
+    }
+    if (this.#messageSize + length > this.#maxMessageSize) {
+      throw new WebSocketError(
+        "WS_ERR_MESSAGE_TOO_BIG",
+        `Message too big: over ${this.#maxMessageSize} bytes`,
+        { closeCode: 1009, rule: "RFC 6455 §7.4.1" },
+      );
+    }
+    if (++this.#fragments > this.#maxFragments) {
+      throw new WebSocketError(
+        "WS_ERR_TOO_MANY_FRAGMENTS",
+        `Message spans more than ${this.#maxFragments} frames`,
+        { closeCode: 1009 },
+      );
+    }
+    if (opcode !== Opcode.Continuation) {
+      this.#messageOpcode = opcode;
+      this.#messageCompressed = this.#rsv1;
+    }
+    this.#messageSize += length;
+  }
+
+  /** Copies the first `length` buffered bytes into scratch without consuming them. */
+  #peek(length: number): Uint8Array {
+    const out = this.#scratch;
+    let filled = 0;
+    let offset = this.#chunkOffset;
+    for (let i = 0; filled < length; i++) {
+      const chunk = this.#chunks[i];
+      const n = Math.min(chunk.length - offset, length - filled);
+      out.set(chunk.subarray(offset, offset + n), filled);
+      filled += n;
+      offset = 0;
+    }
+    return out;
+  }
+
+  #skip(length: number): void {
+    this.#buffered -= length;
+    while (length > 0) {
+      const chunk = this.#chunks[0];
+      const left = chunk.length - this.#chunkOffset;
+      if (length < left) {
+        this.#chunkOffset += length;
+        return;
+      }
+      length -= left;
+      this.#chunks.shift();
+      this.#chunkOffset = 0;
+    }
+  }
+
+  /** Consumes `length` bytes: a view when they sit in one chunk, else a copy. */
+  #take(length: number): Uint8Array {
+    const first = this.#chunks[0];
+    const start = this.#chunkOffset;
+    if (first.length - start >= length) {
+      const view = first.subarray(start, start + length);
+      this.#skip(length);
+      return view;
+    }
+    const out = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const chunk = this.#chunks[0];
+      const offset = this.#chunkOffset;
+      const n = Math.min(chunk.length - offset, length - filled);
+      out.set(chunk.subarray(offset, offset + n), filled);
+      filled += n;
+      this.#skip(n);
+    }
+    return out;
+  }
+
+  #frame(payload: Uint8Array): void {
+    const opcode = this.#opcode;
+    if (opcode >= Opcode.Close) {
+      this.#control(opcode, payload);
+      return;
+    }
+    if (this.#messageOpcode === Opcode.Text && !this.#messageCompressed) {
+      // RFC 6455 §8.1: fail fast on invalid UTF-8, fragment by fragment.
+      let text: string;
+      try {
+        text = this.#decoder.decode(payload, { stream: !this.#fin });
+      } catch (cause) {
+        throw new WebSocketError("WS_ERR_INVALID_UTF8", "Invalid UTF-8 in text message", {
+          closeCode: 1007,
+          rule: "RFC 6455 §8.1",
+          cause,
+        });
+      }
+      if (!this.#fin) {
+        this.#textParts.push(text);
+        return;
+      }
+      if (this.#textParts.length > 0) {
+        this.#textParts.push(text);
+        text = this.#textParts.join("");
+        this.#textParts = [];
+      }
+      this.#endMessage();
+      this.#handler.text(text);
+      return;
+    }
+    if (!this.#fin) {
+      this.#parts.push(payload);
+      return;
+    }
+    let data = payload;
+    if (this.#parts.length > 0) {
+      this.#parts.push(payload);
+      data = concat(this.#parts, this.#messageSize);
+      this.#parts = [];
+    }
+    const messageOpcode = this.#messageOpcode as typeof Opcode.Text | typeof Opcode.Binary;
+    const compressed = this.#messageCompressed;
+    this.#endMessage();
+    if (compressed) this.#handler.compressed?.(messageOpcode, data);
+    else this.#handler.binary(data);
+  }
+
+  #endMessage(): void {
+    this.#messageOpcode = 0;
+    this.#messageCompressed = false;
+    this.#messageSize = 0;
+    this.#fragments = 0;
+  }
+
+  #control(opcode: number, payload: Uint8Array): void {
+    if (opcode === Opcode.Ping) {
+      // RFC 6455 §5.5.2: answer with a Pong carrying the same data, unless closing.
+      if (this.#state === ReadyState.OPEN) this.#queue(Opcode.Pong, payload, true, false);
+      this.#handler.ping?.(payload);
+    } else if (opcode === Opcode.Pong) {
+      this.#handler.pong?.(payload);
+    } else {
+      const { closeCode, reason } = decodeClosePayload(payload);
+      this.#closeReceived = true;
+      this.#chunks = [];
+      this.#buffered = 0;
+      if (!this.#closeSent) {
+        // RFC 6455 §5.5.1: answer a Close with a Close, typically echoing the code.
+        this.#closeSent = true;
+        const echo = closeCode === 1005 ? EMPTY : payload.subarray(0, 2);
+        this.#queue(Opcode.Close, echo, true, false);
+      }
+      this.#finish({ closeCode, reason, wasClean: true });
+    }
+  }
+
+  #finish(info: CloseInfo): void {
+    if (this.#state === ReadyState.CLOSED) return;
+    this.#state = ReadyState.CLOSED;
+    this.#parts = [];
+    this.#textParts = [];
+    this.#handler.close(info);
+  }
+
+  /**
+   * Fails the connection (RFC 6455 §7.1.7): queues a Close frame with the
+   * error's close code (unless one was sent, or the code is 1006), reports the
+   * error, and moves to CLOSED with close code 1006. The transport should be
+   * closed once the output is flushed.
+   *
+   * @param error Why the connection fails.
+   */
+  fail(error: WebSocketError): void {
+    if (this.#state === ReadyState.CLOSED) return;
+    if (!this.#closeSent && this.#state === ReadyState.OPEN && error.closeCode !== 1006) {
+      this.#closeSent = true;
+      // Close reasons on the wire never carry internal error text.
+      this.#queue(Opcode.Close, encodeClosePayload(error.closeCode), true, false);
+    }
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#handler.error?.(error);
+    this.#finish({ closeCode: 1006, reason: "", wasClean: false });
+  }
+
+  /**
+   * Marks the connection closed without a closing handshake, e.g. when the
+   * transport ended or a timeout fired. Nothing is queued.
+   *
+   * @param error Optional reason, reported to the handler first.
+   */
+  abort(error?: WebSocketError): void {
+    if (this.#state === ReadyState.CLOSED) return;
+    this.#chunks = [];
+    this.#buffered = 0;
+    if (error) this.#handler.error?.(error);
+    this.#finish({ closeCode: 1006, reason: "", wasClean: false });
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2): queues a Close frame and
+   * moves to CLOSING. Does nothing once a Close was sent.
+   *
+   * @param closeCode The status code; omit for an empty Close payload.
+   * @param reason The reason, at most 123 bytes of UTF-8.
+   * @throws {RangeError} For a code that may not be sent or a reason too long.
+   */
+  close(closeCode?: number, reason?: string): void {
+    const payload = encodeClosePayload(closeCode, reason);
+    if (this.#closeSent || this.#state === ReadyState.CLOSED) return;
+    this.#closeSent = true;
+    this.#queue(Opcode.Close, payload, true, false);
+    if (this.#state === ReadyState.CONNECTING) {
+      this.#finish({ closeCode: 1006, reason: "", wasClean: false });
+    } else this.#state = ReadyState.CLOSING;
+  }
+
+  /**
+   * Queues a text message as one frame.
+   *
+   * @param data The text.
+   * @throws {WebSocketError} `WS_ERR_NOT_OPEN` unless OPEN.
+   */
+  sendText(data: string): void {
+    this.#assertOpen();
+    // Encode straight into the frame buffer when the worst case is small.
+    if (data.length <= 16384) {
+      const maxHeader = frameHeaderLength(data.length * 3, !this.#server);
+      const buffer = new Uint8Array(maxHeader + data.length * 3);
+      const { written } = encoder.encodeInto(data, buffer.subarray(maxHeader));
+      const headerLength = frameHeaderLength(written, !this.#server);
+      const start = maxHeader - headerLength;
+      const frame = buffer.subarray(start, maxHeader + written);
+      this.#writeHeader(frame, Opcode.Text, written, true, false);
+      if (!this.#server) mask(frame.subarray(headerLength), this.#outKey);
+      this.#push(frame);
+      return;
+    }
+    this.#queue(Opcode.Text, encoder.encode(data), true, false);
+  }
+
+  /**
+   * Queues a binary message as one frame. `data` is not modified.
+   *
+   * @param data The bytes.
+   * @throws {WebSocketError} `WS_ERR_NOT_OPEN` unless OPEN.
+   */
+  sendBinary(data: Uint8Array): void {
+    this.#assertOpen();
+    this.#queue(Opcode.Binary, data, true, false);
+  }
+
+  /**
+   * Queues one data frame, for fragmented or compressed messages. The caller
+   * keeps the fragment sequence valid (first frame Text or Binary, then
+   * Continuation frames, the last with `fin`).
+   *
+   * @param opcode Text, Binary or Continuation.
+   * @param payload The payload; not modified.
+   * @param options FIN and RSV1.
+   * @throws {WebSocketError} `WS_ERR_NOT_OPEN` unless OPEN.
+   */
+  sendFrame(opcode: number, payload: Uint8Array, options: SendFrameOptions = {}): void {
+    this.#assertOpen();
+    if (opcode !== Opcode.Text && opcode !== Opcode.Binary && opcode !== Opcode.Continuation) {
+      throw new TypeError(`Not a data opcode: ${opcode}`);
+    }
+    this.#queue(opcode, payload, options.fin ?? true, options.rsv1 ?? false);
+  }
+
+  /**
+   * Queues a Ping (RFC 6455 §5.5.2).
+   *
+   * @param payload Application data, at most 125 bytes.
+   * @throws {RangeError} If the payload is longer than 125 bytes.
+   * @throws {WebSocketError} `WS_ERR_NOT_OPEN` unless OPEN.
+   */
+  ping(payload: Uint8Array = EMPTY): void {
+    this.#control125(payload);
+    this.#queue(Opcode.Ping, payload, true, false);
+  }
+
+  /**
+   * Queues an unsolicited Pong (RFC 6455 §5.5.3), e.g. as a heartbeat.
+   *
+   * @param payload Application data, at most 125 bytes.
+   * @throws {RangeError} If the payload is longer than 125 bytes.
+   * @throws {WebSocketError} `WS_ERR_NOT_OPEN` unless OPEN.
+   */
+  pong(payload: Uint8Array = EMPTY): void {
+    this.#control125(payload);
+    this.#queue(Opcode.Pong, payload, true, false);
+  }
+
+  #control125(payload: Uint8Array): void {
+    if (payload.length > 125) {
+      throw new RangeError(`Control frame payload too long: ${payload.length} bytes, at most 125`);
+    }
+    this.#assertOpen();
+  }
+
+  /**
+   * Takes the bytes queued for the transport. Small frames are coalesced
+   * into one buffer so that everything produced by one read becomes one write.
+   *
+   * @returns Buffers to write in order (empty when nothing is queued).
+   */
+  takeOutput(): Uint8Array[] {
+    const out = this.#out;
+    if (out.length === 0) return out;
+    const size = this.#outSize;
+    this.#out = [];
+    this.#outSize = 0;
+    if (out.length === 1 || size > COALESCE_LIMIT) return out;
+    return [concat(out, size)];
+  }
+
+  #assertOpen(): void {
+    // RFC 6455 §5.5.1: no data frames after a Close frame.
+    if (this.#state !== ReadyState.OPEN || this.#closeSent) {
+      throw new WebSocketError("WS_ERR_NOT_OPEN", "WebSocket is not open", { closeCode: 1006 });
+    }
+  }
+
+  #writeHeader(
+    frame: Uint8Array,
+    opcode: number,
+    length: number,
+    fin: boolean,
+    rsv1: boolean,
+  ): void {
+    if (this.#server) {
+      encodeFrameHeader(frame, 0, opcode, length, { fin, rsv1 });
+    } else {
+      // RFC 6455 §5.3: a fresh, unpredictable key for every client frame.
+      this.#random(this.#outKey);
+      encodeFrameHeader(frame, 0, opcode, length, { fin, rsv1, mask: this.#outKey });
+    }
+  }
+
+  #queue(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void {
+    const length = payload.length;
+    const headerLength = frameHeaderLength(length, !this.#server);
+    if (this.#server && length > COALESCE_LIMIT) {
+      // Large server payloads go out as they are, without a copy.
+      const header = new Uint8Array(headerLength);
+      this.#writeHeader(header, opcode, length, fin, rsv1);
+      this.#push(header);
+      this.#push(payload);
+      return;
+    }
+    const frame = new Uint8Array(headerLength + length);
+    this.#writeHeader(frame, opcode, length, fin, rsv1);
+    frame.set(payload, headerLength);
+    if (!this.#server) mask(frame.subarray(headerLength), this.#outKey);
+    this.#push(frame);
+  }
+
+  #push(bytes: Uint8Array): void {
+    this.#out.push(bytes);
+    this.#outSize += bytes.length;
+  }
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

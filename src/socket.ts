@@ -1,0 +1,682 @@
+/**
+ * The socket type every entry point returns: WebSocket-compatible events,
+ * a WebSocketStream-shaped API and async iteration, over a pluggable driver
+ * (our codec over a byte duplex, or a runtime's native WebSocket).
+ *
+ * @module
+ */
+
+import type { CloseInfo, ReadyState } from "./engine.ts";
+import { WebSocketError } from "./errors.ts";
+
+/** What a socket's driver can do. Native-backed sockets lack some of these. */
+export interface SocketCapabilities {
+  /** `ping()` sends a Ping and measures the round trip; heartbeats work. */
+  readonly ping: boolean;
+  /** `send()` resolves only when the transport took the bytes, and a slow reader pauses reading. */
+  readonly backpressure: boolean;
+  /** permessage-deflate can be negotiated. */
+  readonly compression: boolean;
+  /** Any close code the RFC allows can be sent (not only 1000 and 3000–4999). */
+  readonly anyCloseCode: boolean;
+}
+
+/** Options for {@linkcode EdgeSocket.send}. */
+export interface SendOptions {
+  /** Compress this message when permessage-deflate is on; default `true`. */
+  compress?: boolean;
+}
+
+/** The data a message can carry when sent. */
+export type SendData = string | ArrayBuffer | ArrayBufferView | Blob;
+
+/** A received message: text as `string`, binary as `Uint8Array`. */
+export type Message = string | Uint8Array;
+
+/**
+ * The hooks a driver uses to report to its socket. Obtained by the driver
+ * factory passed to the {@linkcode EdgeSocket} constructor.
+ */
+export interface SocketEvents {
+  /** The opening handshake succeeded. */
+  open(protocol: string, extensions: string): void;
+  /** A complete message arrived. */
+  message(data: Message): void;
+  /** A Pong arrived. */
+  pong(payload: Uint8Array): void;
+  /** The connection failed; `close` follows. */
+  error(error: WebSocketError): void;
+  /** The connection is closed and its transport released. Called once. */
+  close(info: CloseInfo): void;
+}
+
+/** What a socket needs from the layer that moves its frames. */
+export interface SocketDriver {
+  /** What this driver supports. */
+  readonly capabilities: SocketCapabilities;
+  /** Bytes accepted by `send` and not yet written to the transport. */
+  readonly bufferedAmount: number;
+  /** Sends one message; resolves when the transport accepted it. */
+  send(data: string | Uint8Array, options: SendOptions): Promise<void>;
+  /** Sends a Ping. Only called when `capabilities.ping`. */
+  ping(payload: Uint8Array): void;
+  /** Starts the closing handshake. */
+  close(closeCode: number | undefined, reason: string): void;
+  /** Pauses (`false`) or resumes (`true`) reading from the transport. */
+  setReading(reading: boolean): void;
+  /** Releases the transport at once, without a closing handshake. */
+  terminate(error?: WebSocketError): void;
+}
+
+/** Options shared by every socket. */
+export interface SocketOptions {
+  /** Queue length (in messages) of `readable` before reading pauses. Default 16. */
+  readableHighWaterMark?: number;
+  /**
+   * Send a Ping every `interval` ms and close with 1006 when no Pong comes back within
+   * `timeout` ms (dead-peer detection). Only on sockets whose capabilities include `ping`.
+   */
+  heartbeat?: { interval: number; timeout?: number };
+  /** Close with 1001 after this many ms without any message or Pong. Default: none. */
+  idleTimeout?: number;
+  /** Monotonic clock in ms, for round-trip times. Default `performance.now`. */
+  now?: () => number;
+}
+
+/** What `opened` resolves to (WebSocketStream shape). */
+export interface OpenedInfo {
+  /** The negotiated subprotocol, or `""`. */
+  protocol: string;
+  /** The negotiated extensions, as in `Sec-WebSocket-Extensions`, or `""`. */
+  extensions: string;
+  /** Incoming messages. */
+  readable: ReadableStream<Message>;
+  /** Outgoing messages. */
+  writable: WritableStream<SendData>;
+}
+
+/** What `closed` resolves to (WebSocketStream shape). */
+export interface ClosedInfo {
+  /** The peer's close code (1005 when its Close had none). */
+  closeCode: number;
+  /** The peer's reason. */
+  reason: string;
+}
+
+/** Options for {@linkcode EdgeSocket.close} in the WebSocketStream style. */
+export interface CloseOptions {
+  /** The status code to send; omitted sends an empty Close payload. */
+  closeCode?: number;
+  /** The reason, at most 123 bytes of UTF-8. */
+  reason?: string;
+}
+
+const CloseEventBase: typeof Event = Event;
+
+/** The `close` event (a minimal `CloseEvent` where the runtime lacks one). */
+export class WebSocketCloseEvent extends CloseEventBase {
+  /** The close code. */
+  readonly code: number;
+  /** The reason. */
+  readonly reason: string;
+  /** Whether the closing handshake completed. */
+  readonly wasClean: boolean;
+
+  /**
+   * Creates the event.
+   *
+   * @param info Close code, reason and cleanliness.
+   */
+  constructor(info: CloseInfo) {
+    super("close");
+    this.code = info.closeCode;
+    this.reason = info.reason;
+    this.wasClean = info.wasClean;
+  }
+}
+
+/** The `error` event, carrying the {@linkcode WebSocketError}. */
+export class WebSocketErrorEvent extends Event {
+  /** What went wrong. */
+  readonly error: WebSocketError;
+  /** The error message. */
+  readonly message: string;
+
+  /**
+   * Creates the event.
+   *
+   * @param error What went wrong.
+   */
+  constructor(error: WebSocketError) {
+    super("error");
+    this.error = error;
+    this.message = error.message;
+  }
+}
+
+/** The events an {@linkcode EdgeSocket} dispatches. */
+export interface EdgeSocketEventMap {
+  /** The connection opened. */
+  open: Event;
+  /** A message arrived; `data` is a string, or binary per `binaryType`. */
+  message: MessageEvent;
+  /** The connection failed. */
+  error: WebSocketErrorEvent;
+  /** The connection closed. */
+  close: WebSocketCloseEvent;
+}
+
+type Handler<E extends Event> = ((event: E) => void) | null;
+
+const noop = (): void => {};
+
+/**
+ * A WebSocket connection, whichever runtime or transport carries it.
+ *
+ * - WebSocket-compatible: `onopen`/`onmessage`/`onclose`/`onerror`, `readyState`,
+ *   `protocol`, `extensions`, `binaryType`, `bufferedAmount`, `send()`, `close()`.
+ * - WebSocketStream-shaped: `opened`, `closed`, `readable`, `writable`,
+ *   `close({ closeCode, reason })`, with backpressure both ways.
+ * - Async iteration: `for await (const message of socket)`.
+ *
+ * Plus `ping()` resolving to the round-trip time, heartbeats and idle timeouts.
+ *
+ * Instances come from `acceptWebSocket`, `connect` and the adapters; the
+ * constructor is for drivers.
+ *
+ * @example An in-memory pair
+ * ```ts
+ * import { createWebSocketPair } from "@edgesocket/core";
+ * import assert from "node:assert/strict";
+ *
+ * const [client, server] = createWebSocketPair();
+ * server.onmessage = (event) => server.send(`echo: ${event.data}`);
+ * await client.send("hi");
+ * for await (const message of client) {
+ *   assert.equal(message, "echo: hi");
+ *   break;
+ * }
+ * client.close(1000);
+ * assert.deepEqual(await server.closed, { closeCode: 1000, reason: "" });
+ * ```
+ */
+export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
+  /** `readyState` value: the opening handshake is under way. */
+  static readonly CONNECTING = 0;
+  /** `readyState` value: messages flow. */
+  static readonly OPEN = 1;
+  /** `readyState` value: the closing handshake is under way. */
+  static readonly CLOSING = 2;
+  /** `readyState` value: closed. */
+  static readonly CLOSED = 3;
+  /** `readyState` value: the opening handshake is under way. */
+  readonly CONNECTING = 0;
+  /** `readyState` value: messages flow. */
+  readonly OPEN = 1;
+  /** `readyState` value: the closing handshake is under way. */
+  readonly CLOSING = 2;
+  /** `readyState` value: closed. */
+  readonly CLOSED = 3;
+
+  /** The URL of the connection (the request URL on the server side). */
+  readonly url: string;
+  /** How binary messages are delivered to `message` events. Default `"arraybuffer"`. */
+  binaryType: "arraybuffer" | "blob" | "uint8array" = "arraybuffer";
+
+  #driver: SocketDriver;
+  #state: ReadyState = 0;
+  #protocol = "";
+  #extensions = "";
+  #now: () => number;
+  #readableHighWaterMark: number;
+  #readable: ReadableStream<Message> | undefined;
+  #controller: ReadableStreamDefaultController<Message> | undefined;
+  #writable: WritableStream<SendData> | undefined;
+  #opened: PromiseWithResolvers<OpenedInfo> = Promise.withResolvers();
+  #closed: PromiseWithResolvers<ClosedInfo> = Promise.withResolvers();
+  #error: WebSocketError | undefined;
+  #pings = new Map<
+    string,
+    { start: number; resolve: (rtt: number) => void; reject: (error: unknown) => void }
+  >();
+  #pingCounter = 0;
+  #sendChain: Promise<void> | undefined;
+  #heartbeat: { interval: number; timeout: number } | undefined;
+  #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimeout: number | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #handlers = new Map<string, EventListener>();
+
+  /**
+   * Creates a socket bound to a driver. Applications get sockets from
+   * `acceptWebSocket`, `connect` and the adapters instead.
+   *
+   * @param url The connection URL.
+   * @param createDriver Builds the driver, given the hooks it reports to.
+   * @param options Heartbeat, idle timeout, stream sizes and clock.
+   */
+  constructor(
+    url: string,
+    createDriver: (events: SocketEvents) => SocketDriver,
+    options: SocketOptions = {},
+  ) {
+    super();
+    this.url = url;
+    this.#now = options.now ?? (() => performance.now());
+    this.#readableHighWaterMark = options.readableHighWaterMark ?? 16;
+    this.#idleTimeout = options.idleTimeout;
+    if (options.heartbeat) {
+      const { interval, timeout = interval } = options.heartbeat;
+      if (!(interval > 0) || !(timeout > 0)) {
+        throw new RangeError("Heartbeat interval and timeout must be positive");
+      }
+      this.#heartbeat = { interval, timeout };
+    }
+    this.#opened.promise.catch(noop);
+    this.#closed.promise.catch(noop);
+    this.#driver = createDriver({
+      open: (protocol, extensions) => this.#onOpen(protocol, extensions),
+      message: (data) => this.#onMessage(data),
+      pong: (payload) => this.#onPong(payload),
+      error: (error) => this.#onError(error),
+      close: (info) => this.#onClose(info),
+    });
+    if (this.#heartbeat && !this.#driver.capabilities.ping) {
+      throw new TypeError("Heartbeat needs ping support, which this socket lacks");
+    }
+  }
+
+  /** The state: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
+  get readyState(): ReadyState {
+    return this.#state;
+  }
+
+  /** The negotiated subprotocol, or `""`. */
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  /** The negotiated extensions, or `""`. */
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  /** Bytes queued by `send()` and not yet handed to the transport. */
+  get bufferedAmount(): number {
+    return this.#driver.bufferedAmount;
+  }
+
+  /** What this socket's driver supports. */
+  get capabilities(): SocketCapabilities {
+    return this.#driver.capabilities;
+  }
+
+  /** Resolves once open with the protocol, extensions and streams; rejects if it never opens. */
+  get opened(): Promise<OpenedInfo> {
+    return this.#opened.promise;
+  }
+
+  /**
+   * Resolves with the peer's close code and reason after a clean close;
+   * rejects with a {@linkcode WebSocketError} after an abnormal one.
+   */
+  get closed(): Promise<ClosedInfo> {
+    return this.#closed.promise;
+  }
+
+  /** Incoming messages. While nobody reads, the socket stops reading its transport. */
+  get readable(): ReadableStream<Message> {
+    if (this.#readable) return this.#readable;
+    this.#readable = new ReadableStream<Message>({
+      start: (controller) => {
+        this.#controller = controller;
+        if (this.#state === 3) this.#endReadable();
+      },
+      pull: () => this.#driver.setReading(true),
+      cancel: () => {
+        this.#controller = undefined;
+        this.#driver.setReading(true);
+      },
+    }, new CountQueuingStrategy({ highWaterMark: this.#readableHighWaterMark }));
+    return this.#readable;
+  }
+
+  /** Outgoing messages; each write resolves when the transport took it. Closing it closes with 1000. */
+  get writable(): WritableStream<SendData> {
+    this.#writable ??= new WritableStream<SendData>({
+      write: (chunk) => this.#send(chunk, {}),
+      close: async () => {
+        this.close(1000);
+        await this.#closed.promise.catch(noop);
+      },
+      abort: () => this.close(1000),
+    });
+    return this.#writable;
+  }
+
+  /** Async iteration over incoming messages (through `readable`). */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
+    const reader = this.readable.getReader();
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  /**
+   * Sends a message. Text goes out as a text message; bytes, `ArrayBuffer`
+   * and `Blob` as binary. The promise resolves when the transport took the
+   * bytes (backpressure) and rejects with `WS_ERR_NOT_OPEN` after close; an
+   * unawaited rejection is not reported as unhandled.
+   *
+   * @param data The message.
+   * @param options Per-message options, e.g. `{ compress: false }`.
+   * @returns Resolves when written.
+   * @throws {DOMException} `InvalidStateError` while CONNECTING, as browsers do.
+   */
+  send(data: SendData, options: SendOptions = {}): Promise<void> {
+    if (this.#state === 0) {
+      throw new DOMException("WebSocket is still connecting", "InvalidStateError");
+    }
+    const sent = this.#send(data, options);
+    sent.catch(noop);
+    return sent;
+  }
+
+  #send(data: SendData, options: SendOptions): Promise<void> {
+    if (this.#state !== 1) {
+      return Promise.reject(new WebSocketError("WS_ERR_NOT_OPEN", "WebSocket is not open"));
+    }
+    if (typeof Blob !== "undefined" && data instanceof Blob) {
+      // Blobs are read asynchronously; later sends wait so the order holds.
+      const sent = (this.#sendChain ?? Promise.resolve()).then(async () => {
+        const bytes = new Uint8Array(await data.arrayBuffer());
+        return this.#state === 1
+          ? this.#driver.send(bytes, options)
+          : Promise.reject(new WebSocketError("WS_ERR_NOT_OPEN", "WebSocket is not open"));
+      });
+      this.#sendChain = sent.catch(noop);
+      return sent;
+    }
+    const payload = toPayload(data);
+    if (this.#sendChain) {
+      const chain = this.#sendChain.then(() => this.#driver.send(payload, options));
+      this.#sendChain = chain.catch(noop);
+      return chain;
+    }
+    return this.#driver.send(payload, options);
+  }
+
+  /**
+   * Sends a Ping and resolves with the round-trip time in ms when its Pong
+   * arrives.
+   *
+   * @param payload Optional payload (at most 117 bytes; 8 more identify the ping).
+   * @returns The round-trip time in milliseconds; rejects if the socket closes first.
+   * @throws {WebSocketError} `WS_ERR_UNSUPPORTED` (rejected) on sockets whose runtime
+   * cannot send pings, `WS_ERR_NOT_OPEN` when not open.
+   */
+  ping(payload: Uint8Array = new Uint8Array(0)): Promise<number> {
+    if (!this.#driver.capabilities.ping) {
+      return Promise.reject(
+        new WebSocketError("WS_ERR_UNSUPPORTED", "This runtime's WebSocket cannot send pings", {
+          closeCode: 1006,
+        }),
+      );
+    }
+    if (this.#state !== 1) {
+      return Promise.reject(new WebSocketError("WS_ERR_NOT_OPEN", "WebSocket is not open"));
+    }
+    if (payload.length > 117) {
+      return Promise.reject(new RangeError("Ping payload too long: at most 117 bytes"));
+    }
+    const id = new Uint8Array(payload.length + 8);
+    id.set(payload);
+    const tag = new DataView(id.buffer, payload.length);
+    tag.setFloat64(0, ++this.#pingCounter);
+    const key = keyOf(id);
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    this.#pings.set(key, { start: this.#now(), resolve, reject });
+    this.#driver.ping(id);
+    return promise;
+  }
+
+  /**
+   * Starts the closing handshake. Accepts `close(code, reason)` like
+   * `WebSocket` and `close({ closeCode, reason })` like `WebSocketStream`.
+   *
+   * @param code The status code or the options object.
+   * @param reason The reason, at most 123 bytes of UTF-8.
+   * @throws {RangeError} For a code that may not be sent or a reason too long.
+   */
+  close(code?: number | CloseOptions, reason?: string): void {
+    let closeCode: number | undefined;
+    if (typeof code === "object" && code !== null) {
+      closeCode = code.closeCode;
+      reason = code.reason;
+    } else {
+      closeCode = code;
+    }
+    if (closeCode === undefined && reason) closeCode = 1000;
+    if (
+      closeCode !== undefined && !this.#driver.capabilities.anyCloseCode &&
+      closeCode !== 1000 && (closeCode < 3000 || closeCode > 4999)
+    ) {
+      throw new RangeError(`Close code not allowed by this runtime: ${closeCode}`);
+    }
+    if (this.#state >= 2) return;
+    this.#driver.close(closeCode, reason ?? "");
+    if (this.#state === 1) this.#state = 2;
+  }
+
+  /** Releases the transport at once, without a closing handshake (close code 1006). */
+  terminate(): void {
+    this.#driver.terminate();
+  }
+
+  /** Handler for `open` events. */
+  get onopen(): Handler<Event> {
+    return this.#getHandler("open");
+  }
+  set onopen(handler: Handler<Event>) {
+    this.#setHandler("open", handler);
+  }
+  /** Handler for `message` events. */
+  get onmessage(): Handler<MessageEvent> {
+    return this.#getHandler("message");
+  }
+  set onmessage(handler: Handler<MessageEvent>) {
+    this.#setHandler("message", handler);
+  }
+  /** Handler for `error` events. */
+  get onerror(): Handler<WebSocketErrorEvent> {
+    return this.#getHandler("error");
+  }
+  set onerror(handler: Handler<WebSocketErrorEvent>) {
+    this.#setHandler("error", handler);
+  }
+  /** Handler for `close` events. */
+  get onclose(): Handler<WebSocketCloseEvent> {
+    return this.#getHandler("close");
+  }
+  set onclose(handler: Handler<WebSocketCloseEvent>) {
+    this.#setHandler("close", handler);
+  }
+
+  #getHandler<E extends Event>(type: string): Handler<E> {
+    const listener = this.#handlers.get(type) as { handler?: Handler<E> } | undefined;
+    return listener?.handler ?? null;
+  }
+
+  #setHandler<E extends Event>(type: string, handler: Handler<E>): void {
+    const previous = this.#handlers.get(type);
+    if (previous) this.removeEventListener(type, previous);
+    this.#handlers.delete(type);
+    if (typeof handler !== "function") return;
+    const listener = Object.assign((event: Event) => handler.call(this, event as E), { handler });
+    this.#handlers.set(type, listener);
+    this.addEventListener(type, listener);
+  }
+
+  #onOpen(protocol: string, extensions: string): void {
+    if (this.#state !== 0) return;
+    this.#state = 1;
+    this.#protocol = protocol;
+    this.#extensions = extensions;
+    this.#opened.resolve({
+      protocol,
+      extensions,
+      readable: this.readable,
+      writable: this.writable,
+    });
+    this.#armIdle();
+    this.#armHeartbeat();
+    // Dispatched on the next macrotask, before any message, so that code which
+    // just received the socket can still attach `onopen`.
+    setTimeout(() => this.dispatchEvent(new Event("open")), 0);
+  }
+
+  #onMessage(data: Message): void {
+    this.#armIdle();
+    const controller = this.#controller;
+    if (controller) {
+      controller.enqueue(data);
+      if ((controller.desiredSize ?? 1) <= 0) this.#driver.setReading(false);
+    }
+    if (this.#handlers.has("message") || this.#hasListeners) {
+      let eventData: unknown = data;
+      if (typeof data !== "string") {
+        if (this.binaryType === "arraybuffer") {
+          eventData = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+            ? data.buffer
+            : data.slice().buffer;
+        } else if (this.binaryType === "blob") {
+          eventData = new Blob([data as Uint8Array<ArrayBuffer>]);
+        }
+      }
+      this.dispatchEvent(new MessageEvent("message", { data: eventData }));
+    }
+  }
+
+  #hasListeners = false;
+
+  /**
+   * Adds an event listener (see `EventTarget`), typed for this socket's events.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   */
+  override addEventListener<K extends keyof EdgeSocketEventMap>(
+    type: K,
+    listener: (this: EdgeSocket, event: EdgeSocketEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null | ((event: never) => unknown),
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    if (type === "message") this.#hasListeners = true;
+    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
+  }
+
+  #onPong(payload: Uint8Array): void {
+    this.#armIdle();
+    const pending = this.#pings.get(keyOf(payload));
+    if (!pending) return;
+    this.#pings.delete(keyOf(payload));
+    pending.resolve(this.#now() - pending.start);
+  }
+
+  #onError(error: WebSocketError): void {
+    this.#error = error;
+    this.dispatchEvent(new WebSocketErrorEvent(error));
+  }
+
+  #onClose(info: CloseInfo): void {
+    if (this.#state === 3) return;
+    const wasOpen = this.#state !== 0;
+    this.#state = 3;
+    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#heartbeatTimer);
+    const error = this.#error ?? new WebSocketError(
+      "WS_ERR_CONNECTION_LOST",
+      wasOpen ? "Connection closed abnormally" : "Connection failed before opening",
+      { closeCode: 1006 },
+    );
+    if (!wasOpen) this.#opened.reject(error);
+    for (const pending of this.#pings.values()) pending.reject(error);
+    this.#pings.clear();
+    this.#endReadable(info.wasClean ? undefined : error);
+    if (info.wasClean) this.#closed.resolve({ closeCode: info.closeCode, reason: info.reason });
+    else this.#closed.reject(error);
+    this.dispatchEvent(new WebSocketCloseEvent(info));
+  }
+
+  #endReadable(error?: WebSocketError): void {
+    const controller = this.#controller;
+    if (!controller) return;
+    this.#controller = undefined;
+    if (error) controller.error(error);
+    else controller.close();
+  }
+
+  #armIdle(): void {
+    if (this.#idleTimeout === undefined || this.#state !== 1) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      if (this.#state !== 1) return;
+      this.#error = new WebSocketError("WS_ERR_IDLE_TIMEOUT", "Idle timeout", {
+        closeCode: 1001,
+      });
+      this.close(1001);
+    }, this.#idleTimeout);
+  }
+
+  #armHeartbeat(): void {
+    const heartbeat = this.#heartbeat;
+    if (!heartbeat) return;
+    this.#heartbeatTimer = setTimeout(() => {
+      if (this.#state !== 1) return;
+      const timer = setTimeout(() => {
+        // No Pong in time: the peer is gone (close code 1006, no handshake).
+        this.#driver.terminate(
+          new WebSocketError("WS_ERR_PONG_TIMEOUT", "No Pong within the heartbeat timeout", {
+            closeCode: 1006,
+          }),
+        );
+      }, heartbeat.timeout);
+      this.ping().then(() => {
+        clearTimeout(timer);
+        this.#armHeartbeat();
+      }, () => clearTimeout(timer));
+    }, heartbeat.interval);
+  }
+}
+
+function toPayload(data: SendData): string | Uint8Array {
+  if (typeof data === "string") return data;
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new TypeError("Unsupported message type: expected string, ArrayBuffer, view or Blob");
+}
+
+function keyOf(bytes: Uint8Array): string {
+  let key = "";
+  for (let i = 0; i < bytes.length; i++) key += String.fromCharCode(bytes[i]);
+  return key;
+}
