@@ -42,3 +42,4 @@ export type { ByteDuplex, ConnectionOptions } from "./src/connection.ts";
 export * from "./src/accept.ts";
 export * from "./src/client.ts";
 export * from "./src/pair.ts";
+export * from "./src/server.ts";
