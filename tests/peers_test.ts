@@ -8,7 +8,7 @@
  * @module
  */
 
-import { assert, assertEquals, assertMatch, assertRejects } from "./_peers/assert.ts";
+import assert from "node:assert/strict";
 import {
   binary,
   type ClientKind,
@@ -16,6 +16,7 @@ import {
   type PeerMessage,
   type PeerResult,
   peerTest,
+  requireTool,
   runClient,
   type ServerConnectionInfo,
   type ServerKind,
@@ -59,16 +60,16 @@ function assertExchange(
   result: PeerResult,
   expected: { protocol: string | null; deflate: boolean; closeCode?: number; reason?: string },
 ): void {
-  assertEquals(result.received, MESSAGES);
-  assertEquals(result.protocol, expected.protocol);
+  assert.deepEqual(result.received, MESSAGES);
+  assert.deepEqual(result.protocol, expected.protocol);
   if (expected.deflate) {
-    assert(result.extensions !== null, "expected permessage-deflate to be negotiated");
-    assertMatch(result.extensions, /^permessage-deflate\b/);
+    assert.ok(result.extensions !== null, "expected permessage-deflate to be negotiated");
+    assert.match(result.extensions, /^permessage-deflate\b/);
   } else {
-    assertEquals(result.extensions, null);
+    assert.deepEqual(result.extensions, null);
   }
-  assertEquals(result.closeCode, expected.closeCode ?? 1000);
-  assertEquals(result.closeReason, expected.reason ?? "bye");
+  assert.deepEqual(result.closeCode, expected.closeCode ?? 1000);
+  assert.deepEqual(result.closeReason, expected.reason ?? "bye");
 }
 
 function serverSaw(
@@ -77,7 +78,7 @@ function serverSaw(
   const output = lines.join("\n");
   const connection = parseLine<ServerConnectionInfo>(output, "CONNECTION");
   const closed = parseLine<{ code: number; reason: string }>(output, "CLOSED");
-  assert(
+  assert.ok(
     connection !== null && closed !== null,
     `server output lacks CONNECTION/CLOSED:\n${output}`,
   );
@@ -126,9 +127,9 @@ for (const { client, server, compression } of PAIRINGS) {
     });
     await peer.waitForLine(/^CLOSED /);
     const { connection, closed } = serverSaw(peer.lines);
-    assertEquals(connection.path, "/echo?x=1");
-    assertEquals(connection.protocol, compression ? "chat.v2" : null);
-    assertEquals(closed, { code: 1000, reason: "bye" });
+    assert.deepEqual(connection.path, "/echo?x=1");
+    assert.deepEqual(connection.protocol, compression ? "chat.v2" : null);
+    assert.deepEqual(closed, { code: 1000, reason: "bye" });
   });
 }
 
@@ -141,8 +142,8 @@ peerTest("python client ↔ ws-node server: custom close code is echoed", [
     closeCode: 4001,
     closeReason: "custom ✓",
   });
-  assertEquals(result.closeCode, 4001);
-  assertEquals(result.closeReason, "custom ✓");
+  assert.deepEqual(result.closeCode, 4001);
+  assert.deepEqual(result.closeReason, "custom ✓");
 });
 
 peerTest("large messages via --messages-file both ways (python ↔ ws-node)", [
@@ -153,8 +154,8 @@ peerTest("large messages via --messages-file both ways (python ↔ ws-node)", [
   for (const [client, server] of [["python", "ws-node"], ["ws-node", "python"]] as const) {
     await using peer = await startEchoServer(server);
     const result = await runClient(client, wsUrl(peer), big);
-    assertEquals(result.received, big);
-    assertMatch(result.extensions ?? "", /^permessage-deflate/);
+    assert.deepEqual(result.received, big);
+    assert.match(result.extensions ?? "", /^permessage-deflate/);
   }
 });
 
@@ -163,22 +164,23 @@ peerTest("ws client fails when the server selects no subprotocol; python accepts
   "node",
 ], async () => {
   await using peer = await startEchoServer("python", { protocols: ["a"] });
-  await assertRejects(
+  await assert.rejects(
     () => runClient("ws-node", wsUrl(peer), [text("x")], { protocols: ["b"] }),
     /Server sent no subprotocol/,
   );
   const result = await runClient("python", wsUrl(peer), [text("x")], { protocols: ["b"] });
-  assertEquals(result.protocol, null);
+  assert.deepEqual(result.protocol, null);
 });
 
 peerTest("spawnPeer reports early exit with stderr, and times out", ["python"], async () => {
-  await assertRejects(
-    () => spawnPeer("/usr/bin/python3", { args: ["-c", "import sys; sys.exit('boom here')"] }),
+  await assert.rejects(
+    () =>
+      spawnPeer(requireTool("python").path, { args: ["-c", "import sys; sys.exit('boom here')"] }),
     /exited before printing.*boom here/s,
   );
-  await assertRejects(
+  await assert.rejects(
     () =>
-      spawnPeer("/usr/bin/python3", {
+      spawnPeer(requireTool("python").path, {
         args: ["-c", "import time; print('hi', flush=True); time.sleep(30)"],
         timeoutMs: 300,
       }),
@@ -199,7 +201,7 @@ peerTest("chromium ↔ ws-node, python, deno-native, bun-native servers", [
     assertExchange(result, { protocol: "chat.v2", deflate: DEFLATE_SERVERS.has(server) });
     await peer.waitForLine(/^CLOSED /);
     const { connection } = serverSaw(peer.lines);
-    assertMatch(connection.requestExtensions ?? "", /permessage-deflate/);
+    assert.match(connection.requestExtensions ?? "", /permessage-deflate/);
   }
   // Compression off on the server: Chromium offers, nobody accepts.
   await using plain = await startEchoServer("python", { compression: false });
@@ -224,12 +226,12 @@ peerTest("chromium openPages: N pages load an http page that connects", [
   await using browser = await launchBrowser();
   const url = `http://127.0.0.1:${http.addr.port}/?ws=${encodeURIComponent(wsUrl(echo))}`;
   const pages = await browser.openPages(url, 3);
-  assertEquals(pages.length, 3);
+  assert.deepEqual(pages.length, 3);
   for (const page of pages) {
     // A string expression: the test file has no DOM types.
     await page.waitForFunction(`document.title.startsWith("got ")`, null, { timeout: 10_000 });
-    assertMatch(await page.title(), /^got hi \d+$/);
+    assert.match(await page.title(), /^got hi \d+$/);
   }
   await echo.waitForLine(/^CONNECTION /);
-  assertEquals(echo.lines.filter((l) => l.startsWith("CONNECTION ")).length, 3);
+  assert.deepEqual(echo.lines.filter((l) => l.startsWith("CONNECTION ")).length, 3);
 }, { sanitizeOps: false, sanitizeResources: false });
