@@ -495,10 +495,10 @@ export class WebSocketEngine {
       this.#chunks = [];
       this.#buffered = 0;
       if (!this.#closeSent) {
-        // RFC 6455 §5.5.1: answer a Close with a Close, typically echoing the code.
+        // RFC 6455 §5.5.1: answer a Close with a Close, typically echoing the code; the
+        // reason is echoed too (as ws and python-websockets do), so both ends report it.
         this.#closeSent = true;
-        const echo = closeCode === 1005 ? EMPTY : payload.subarray(0, 2);
-        this.#queue(Opcode.Close, echo, true, false);
+        this.#queue(Opcode.Close, payload, true, false);
       }
       this.#finish({ closeCode, reason, wasClean: true });
     }
