@@ -41,5 +41,6 @@ export * from "./src/socket.ts";
 export type { ByteDuplex, ConnectionOptions } from "./src/connection.ts";
 export * from "./src/accept.ts";
 export * from "./src/client.ts";
+export * from "./src/connect.ts";
 export * from "./src/pair.ts";
 export * from "./src/server.ts";

@@ -8,6 +8,7 @@
 
 import { type CloseInfo, type EngineOptions, ReadyState, WebSocketEngine } from "./engine.ts";
 import { WebSocketError } from "./errors.ts";
+import { withResolvers } from "./_promise.ts";
 import type { SendOptions, SocketCapabilities, SocketDriver, SocketEvents } from "./socket.ts";
 
 /** A bidirectional byte stream: a TCP socket, a TLS stream, an in-memory pipe. */
@@ -136,7 +137,7 @@ export class CodecDriver implements SocketDriver {
   open(protocol: string, extensions: string): void {
     this.#engine.open();
     this.#events.open(protocol, extensions);
-    const { promise, resolve } = Promise.withResolvers<void>();
+    const { promise, resolve } = withResolvers<void>();
     this.#readLoopDone = promise;
     setTimeout(() => this.#readLoop().then(resolve), 0);
   }
@@ -228,7 +229,7 @@ export class CodecDriver implements SocketDriver {
   }
 
   #scheduleFlush(): Promise<void> {
-    const batch = this.#batch ??= Promise.withResolvers<void>();
+    const batch = this.#batch ??= withResolvers<void>();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(() => this.#flush());

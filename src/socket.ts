@@ -8,6 +8,7 @@
 
 import type { CloseInfo, ReadyState } from "./engine.ts";
 import { WebSocketError } from "./errors.ts";
+import { withResolvers } from "./_promise.ts";
 
 /** What a socket's driver can do. Native-backed sockets lack some of these. */
 export interface SocketCapabilities {
@@ -232,8 +233,8 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   #readable: ReadableStream<Message> | undefined;
   #controller: ReadableStreamDefaultController<Message> | undefined;
   #writable: WritableStream<SendData> | undefined;
-  #opened: PromiseWithResolvers<OpenedInfo> = Promise.withResolvers();
-  #closed: PromiseWithResolvers<ClosedInfo> = Promise.withResolvers();
+  #opened: PromiseWithResolvers<OpenedInfo> = withResolvers();
+  #closed: PromiseWithResolvers<ClosedInfo> = withResolvers();
   #error: WebSocketError | undefined;
   #pings = new Map<
     string,
@@ -440,7 +441,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     const tag = new DataView(id.buffer, payload.length);
     tag.setFloat64(0, ++this.#pingCounter);
     const key = keyOf(id);
-    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    const { promise, resolve, reject } = withResolvers<number>();
     this.#pings.set(key, { start: this.#now(), resolve, reject });
     this.#driver.ping(id);
     return promise;

@@ -1,0 +1,21 @@
+/**
+ * `Promise.withResolvers` where the runtime has it, a small equivalent where
+ * it does not (Node 20 lacks it; it arrived in Node 22).
+ *
+ * @module
+ */
+
+/**
+ * A promise with its `resolve` and `reject` functions.
+ *
+ * @returns The promise and its settlers.
+ */
+export function withResolvers<T>(): PromiseWithResolvers<T> {
+  let resolve!: (value: T | PromiseLike<T>) => void;
+  let reject!: (reason?: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
