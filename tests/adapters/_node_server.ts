@@ -1,0 +1,174 @@
+/**
+ * The node:http adapter's server under test, run unchanged under Node (from
+ * the bundle `tests/adapters/_build.ts` emits), Bun (`bun <this file>`) and
+ * Deno (`deno run -A <this file>`). Prints `LISTENING <port>` once bound.
+ *
+ * It serves the contract of the shared suite (see `_suite.ts`) on every path
+ * except `/life/*` and `/admin/*`, which hold the lifecycle endpoints:
+ *
+ * - `/life/idle`: `idleTimeout: 300` (the server closes an idle socket with 1001).
+ * - `/life/heartbeat?id=X`: `heartbeat: { interval: 200, timeout: 200 }`.
+ * - `/life/close-timeout?id=X`: the server closes with 4003 at once, `closeTimeout: 300`.
+ * - `GET /admin/shutdown`: plain HTTP; runs `close({ drainTimeout: 500 })` on the
+ *   suite endpoint and answers `{"remaining": n}` when it is done.
+ *
+ * The HTTP server gets `headersTimeout: 500`, `requestTimeout: 1000` and
+ * `connectionsCheckingInterval: 100`, so a slow request head is dropped fast.
+ *
+ * @module
+ */
+
+import { createServer } from "node:http";
+import process from "node:process";
+import { createWebSocketServer } from "../../src/adapters/node.ts";
+import type { EdgeSocket } from "../../src/socket.ts";
+import { withResolvers } from "../../src/_promise.ts";
+
+const SUITE_PROTOCOLS = ["superchat", "chat"];
+const SUITE_ORIGINS = ["http://allowed.test"];
+
+const server = createServer({
+  headersTimeout: 500,
+  requestTimeout: 1000,
+  connectionsCheckingInterval: 100,
+});
+
+/** Close info per connection id, for `/report`. */
+const closes = new Map<string, PromiseWithResolvers<{ closeCode: number; reason: string }>>();
+function closeSlot(id: string): PromiseWithResolvers<{ closeCode: number; reason: string }> {
+  let slot = closes.get(id);
+  if (!slot) {
+    slot = withResolvers();
+    closes.set(id, slot);
+  }
+  return slot;
+}
+function record(id: string | null, socket: EdgeSocket): void {
+  if (id === null) return;
+  socket.addEventListener("close", (event) => {
+    closeSlot(id).resolve({ closeCode: event.code, reason: event.reason });
+  });
+}
+
+/** Readers of `/slow` sockets, waiting for `/drain`. */
+const slow = new Map<string, ReadableStreamDefaultReader<string | Uint8Array>>();
+
+function echo(socket: EdgeSocket): void {
+  socket.binaryType = "uint8array";
+  socket.onmessage = (event) => {
+    socket.send(event.data).catch(() => {});
+  };
+}
+
+function isLifecycle(pathname: string): boolean {
+  return pathname.startsWith("/life/") || pathname === "/slow";
+}
+
+const suite = createWebSocketServer({
+  server,
+  path: (pathname) => !isLifecycle(pathname),
+  protocols: SUITE_PROTOCOLS,
+  origins: SUITE_ORIGINS,
+  authorize: (request) =>
+    request.headers.get("x-deny") === "1" ? new Response("Denied", { status: 401 }) : undefined,
+  onSocket: (socket, request) => {
+    const url = new URL(request.url);
+    const id = url.searchParams.get("id");
+    switch (url.pathname) {
+      case "/close":
+        socket.close(4002, "server-bye");
+        return;
+      case "/ping":
+        socket.ping().then(
+          (rtt) => socket.send(`rtt:${rtt}`),
+          (error) => socket.send(`error:${error}`),
+        ).catch(() => {});
+        return;
+      case "/report":
+        if (id !== null) {
+          closeSlot(id).promise.then((info) => {
+            socket.send(JSON.stringify(info)).then(() => socket.close(1000));
+          });
+        }
+        return;
+      case "/drain": {
+        const reader = id === null ? undefined : slow.get(id);
+        const count = Number(url.searchParams.get("count") ?? "0");
+        if (!reader) {
+          socket.close(4004, "unknown id");
+          return;
+        }
+        (async () => {
+          let bytes = 0;
+          for (let i = 0; i < count; i++) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            bytes += typeof value === "string" ? value.length : value.byteLength;
+          }
+          await socket.send(`drained:${bytes}`);
+        })().catch(() => socket.close(1011));
+        return;
+      }
+      default:
+        record(id, socket);
+        echo(socket);
+    }
+  },
+});
+
+// `/slow`: the server does not read until `/drain` asks it to.
+createWebSocketServer({
+  server,
+  path: "/slow",
+  protocols: SUITE_PROTOCOLS,
+  readableHighWaterMark: 1,
+  onSocket: (socket, request) => {
+    const id = new URL(request.url).searchParams.get("id");
+    if (id !== null) slow.set(id, socket.readable.getReader());
+  },
+});
+
+createWebSocketServer({
+  server,
+  path: "/life/idle",
+  idleTimeout: 300,
+  onSocket: echo,
+});
+
+createWebSocketServer({
+  server,
+  path: "/life/heartbeat",
+  heartbeat: { interval: 200, timeout: 200 },
+  onSocket: (socket, request) => {
+    record(new URL(request.url).searchParams.get("id"), socket);
+    echo(socket);
+  },
+});
+
+createWebSocketServer({
+  server,
+  path: "/life/close-timeout",
+  closeTimeout: 300,
+  onSocket: (socket, request) => {
+    record(new URL(request.url).searchParams.get("id"), socket);
+    socket.close(4003, "closing");
+  },
+});
+
+server.on("request", (req, res) => {
+  if (req.url === "/admin/shutdown") {
+    suite.close({ drainTimeout: 500 }).then(() => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ remaining: suite.sockets.size }));
+    });
+    return;
+  }
+  res.writeHead(426, { "content-type": "text/plain" });
+  res.end("Upgrade Required");
+});
+
+server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  process.stdout.write(`LISTENING ${port}\n`);
+});
