@@ -6,8 +6,9 @@
  * It serves the contract of the shared suite (see `_suite.ts`) on every path
  * except `/life/*` and `/admin/*`, which hold the lifecycle endpoints:
  *
+ * - `/open/echo`: the suite's echo and subprotocols, but any origin (for browsers).
  * - `/life/idle`: `idleTimeout: 300` (the server closes an idle socket with 1001).
- * - `/life/heartbeat?id=X`: `heartbeat: { interval: 200, timeout: 200 }`.
+ * - `/life/heartbeat?id=X`: `heartbeat: { interval: 200, timeout: 500 }`.
  * - `/life/close-timeout?id=X`: the server closes with 4003 at once, `closeTimeout: 300`.
  * - `GET /admin/shutdown`: plain HTTP; runs `close({ drainTimeout: 500 })` on the
  *   suite endpoint and answers `{"remaining": n}` when it is done.
@@ -61,7 +62,7 @@ function echo(socket: EdgeSocket): void {
 }
 
 function isLifecycle(pathname: string): boolean {
-  return pathname.startsWith("/life/") || pathname === "/slow";
+  return pathname.startsWith("/life/") || pathname.startsWith("/open/") || pathname === "/slow";
 }
 
 const suite = createWebSocketServer({
@@ -128,6 +129,15 @@ createWebSocketServer({
   },
 });
 
+// `/open/echo`: the suite's echo without the origin allowlist, for browsers
+// on a blank page (`Origin: null`).
+createWebSocketServer({
+  server,
+  path: "/open/echo",
+  protocols: SUITE_PROTOCOLS,
+  onSocket: echo,
+});
+
 createWebSocketServer({
   server,
   path: "/life/idle",
@@ -138,7 +148,7 @@ createWebSocketServer({
 createWebSocketServer({
   server,
   path: "/life/heartbeat",
-  heartbeat: { interval: 200, timeout: 200 },
+  heartbeat: { interval: 200, timeout: 500 },
   onSocket: (socket, request) => {
     record(new URL(request.url).searchParams.get("id"), socket);
     echo(socket);
