@@ -36,6 +36,7 @@ export {
   WebSocketEngine,
 } from "./src/engine.ts";
 export * from "./src/handshake.ts";
+export * from "./src/deflate.ts";
 export * from "./src/http_head.ts";
 export * from "./src/socket.ts";
 export type { ByteDuplex, ConnectionOptions } from "./src/connection.ts";

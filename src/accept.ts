@@ -8,13 +8,27 @@
  */
 
 import { type ByteDuplex, CodecDriver, type ConnectionOptions } from "./connection.ts";
+import {
+  type DeflateOptions,
+  detectDeflateFlush,
+  negotiateDeflate,
+  PERMESSAGE_DEFLATE,
+  PerMessageDeflate,
+} from "./deflate.ts";
 import { WebSocketError } from "./errors.ts";
 import { negotiateUpgrade, type ServerHandshakeOptions, type UpgradeRequest } from "./handshake.ts";
 import { readRequestHead, requestFromHead, writeResponseHead } from "./http_head.ts";
 import { EdgeSocket, type SocketOptions } from "./socket.ts";
 
 /** Options for the server side of a codec-backed connection. */
-export interface AcceptOptions extends ServerHandshakeOptions, ConnectionOptions, SocketOptions {}
+export interface AcceptOptions extends ServerHandshakeOptions, ConnectionOptions, SocketOptions {
+  /**
+   * Accept permessage-deflate (RFC 7692) when the client offers it: `true`
+   * for the defaults, or settings. Default `false`. `maxMessageSize` limits
+   * the inflated size. Offers of other extensions still go to `extensions`.
+   */
+  perMessageDeflate?: boolean | DeflateOptions;
+}
 
 /** Options for {@linkcode acceptWebSocket}. */
 export interface AcceptWebSocketOptions extends AcceptOptions {
@@ -152,7 +166,31 @@ async function answer(
   head: Uint8Array | undefined,
   options: AcceptOptions,
 ): Promise<EdgeSocket> {
-  const decision = await negotiateUpgrade(request, options);
+  let deflate: PerMessageDeflate | undefined;
+  let handshakeOptions: AcceptOptions = options;
+  const deflateOptions = options.perMessageDeflate === true ? {} : options.perMessageDeflate;
+  if (deflateOptions) {
+    const flushPerWrite = await detectDeflateFlush();
+    const other = options.extensions;
+    handshakeOptions = {
+      ...options,
+      extensions: async (offers, req) => {
+        const rest = offers.filter((o) => o.name.toLowerCase() !== PERMESSAGE_DEFLATE);
+        const agreed = negotiateDeflate(offers, deflateOptions, flushPerWrite);
+        const answers = other && rest.length > 0 ? await other(rest, req) : undefined;
+        if (agreed) {
+          deflate = new PerMessageDeflate({
+            role: "server",
+            params: agreed.params,
+            flushPerWrite,
+            threshold: deflateOptions.threshold,
+          });
+        }
+        return [agreed?.response, answers].filter((a) => a).join(", ") || undefined;
+      },
+    };
+  }
+  const decision = await negotiateUpgrade(request, handshakeOptions);
   if (!decision.accepted) {
     answered.add(decision.error);
     await writeAndClose(writer, reader ?? duplex.readable.getReader(), decision);
@@ -166,7 +204,7 @@ async function answer(
     return driver;
   }, options);
   driver!.attach(duplex, reader, writer, head);
-  driver!.open(decision.protocol, decision.extensions);
+  driver!.open(decision.protocol, decision.extensions, decision.accepted ? deflate : undefined);
   return socket;
 }
 

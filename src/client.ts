@@ -7,6 +7,14 @@
  */
 
 import { type ByteDuplex, CodecDriver, type ConnectionOptions } from "./connection.ts";
+import {
+  acceptDeflateResponse,
+  deflateOffer,
+  type DeflateOptions,
+  detectDeflateFlush,
+  PERMESSAGE_DEFLATE,
+  PerMessageDeflate,
+} from "./deflate.ts";
 import { WebSocketError } from "./errors.ts";
 import {
   type ClientHandshakeOptions,
@@ -26,6 +34,11 @@ export interface ClientOptions
   maxHeaderBytes?: number;
   /** Aborts the opening handshake. */
   signal?: AbortSignal;
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` for the defaults, or
+   * settings. Default `false`. `maxMessageSize` limits the inflated size.
+   */
+  perMessageDeflate?: boolean | DeflateOptions;
 }
 
 /**
@@ -62,6 +75,16 @@ export function openWebSocket(
   options: ClientOptions = {},
 ): EdgeSocket {
   const handshake = createClientHandshake(url, { ...options, random: options.random });
+  const deflateOptions = options.perMessageDeflate === true
+    ? {}
+    : options.perMessageDeflate || undefined;
+  if (deflateOptions) {
+    deflateOffer(deflateOptions, true); // throws now for invalid settings
+    const offered = options.extensions ? parseExtensions(options.extensions) : [];
+    if (offered.some((e) => e.name.toLowerCase() === PERMESSAGE_DEFLATE)) {
+      throw new TypeError("Offer permessage-deflate with perMessageDeflate, not in extensions");
+    }
+  }
   let driver: CodecDriver | undefined;
   const socket = new EdgeSocket(handshake.url.href, (events) => {
     driver = new CodecDriver({ ...options, role: "client" }, events);
@@ -111,6 +134,14 @@ export function openWebSocket(
       transport = await Promise.race([duplex, stop]);
       reader = transport.readable.getReader();
       writer = transport.writable.getWriter();
+      const flushPerWrite = deflateOptions ? await detectDeflateFlush() : false;
+      if (deflateOptions) {
+        const offer = deflateOffer(deflateOptions, flushPerWrite);
+        handshake.request.headers.set(
+          "sec-websocket-extensions",
+          options.extensions ? `${offer}, ${options.extensions}` : offer,
+        );
+      }
       writer.write(writeRequestHead(handshake.request)).catch(() => {});
       const { head, rest } = await Promise.race([
         readResponseHead(reader, { maxHeaderBytes: options.maxHeaderBytes }),
@@ -118,13 +149,28 @@ export function openWebSocket(
       ]);
       const result = await verifyServerHandshake(head, handshake.key, {
         protocols: options.protocols ?? [],
-        extensions: options.extensions
-          ? parseExtensions(options.extensions).map((e) => e.name)
-          : [],
+        extensions: [
+          ...(deflateOptions ? [PERMESSAGE_DEFLATE] : []),
+          ...(options.extensions ? parseExtensions(options.extensions).map((e) => e.name) : []),
+        ],
       });
+      // RFC 7692 §7.1: an invalid permessage-deflate response fails the connection.
+      const params = deflateOptions
+        ? acceptDeflateResponse(parseExtensions(result.extensions), deflateOptions, flushPerWrite)
+        : undefined;
       clearTimeout(timer);
       driver.attach(transport, reader, writer, rest);
-      driver.open(result.protocol, result.extensions);
+      driver.open(
+        result.protocol,
+        result.extensions,
+        params &&
+          new PerMessageDeflate({
+            role: "client",
+            params,
+            flushPerWrite,
+            threshold: deflateOptions!.threshold,
+          }),
+      );
     } catch (error) {
       clearTimeout(timer);
       await writer?.abort().catch(() => {});

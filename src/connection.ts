@@ -6,7 +6,16 @@
  * @module
  */
 
-import { type CloseInfo, type EngineOptions, ReadyState, WebSocketEngine } from "./engine.ts";
+import { encodeClosePayload } from "./close.ts";
+import type { PerMessageDeflate } from "./deflate.ts";
+import {
+  type CloseInfo,
+  DEFAULT_LIMITS,
+  type EngineHandler,
+  type EngineOptions,
+  ReadyState,
+  WebSocketEngine,
+} from "./engine.ts";
 import { WebSocketError } from "./errors.ts";
 import { withResolvers } from "./_promise.ts";
 import type { SendOptions, SocketCapabilities, SocketDriver, SocketEvents } from "./socket.ts";
@@ -42,11 +51,13 @@ export interface CodecDriverInit extends ConnectionOptions {
 const CAPABILITIES: SocketCapabilities = Object.freeze({
   ping: true,
   backpressure: true,
-  compression: false,
+  compression: true,
   anyCloseCode: true,
 });
 
 const noop = (): void => {};
+const encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The driver behind every codec-backed socket: this library frames the bytes.
@@ -72,6 +83,19 @@ export class CodecDriver implements SocketDriver {
   #readLoopDone: Promise<void> | undefined;
   #released = false;
   #abortive = false;
+  // permessage-deflate (RFC 7692), when negotiated.
+  #engineOptions: EngineOptions;
+  #handler: EngineHandler;
+  #deflate: PerMessageDeflate | undefined;
+  #maxMessageSize: number;
+  /** Received messages waiting behind an inflating one, in arrival order. */
+  #inbox: Promise<void> | undefined;
+  #inboxCount = 0;
+  #inboxDropped = false;
+  /** Sends waiting behind a compressing one, in call order. */
+  #outbox: Promise<void> | undefined;
+  #outboxCount = 0;
+  #compressing = 0;
 
   /**
    * Creates the driver; nothing is read until {@linkcode CodecDriver.open}.
@@ -83,6 +107,7 @@ export class CodecDriver implements SocketDriver {
     this.#events = events;
     this.#server = init.role === "server";
     this.#closeTimeout = init.closeTimeout ?? 5000;
+    this.#maxMessageSize = init.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize;
     const engineOptions: EngineOptions = {
       role: init.role,
       maxFrameSize: init.maxFrameSize,
@@ -91,18 +116,25 @@ export class CodecDriver implements SocketDriver {
       random: init.random,
       connecting: true,
     };
-    this.#engine = new WebSocketEngine(engineOptions, {
-      text: (data) => events.message(data),
-      binary: (data) => events.message(data),
+    this.#engineOptions = engineOptions;
+    this.#handler = {
+      text: (data) => this.#inbox === undefined ? events.message(data) : this.#enqueue(data),
+      binary: (data) => this.#inbox === undefined ? events.message(data) : this.#enqueue(data),
+      compressed: (opcode, data) => this.#inflate(opcode, data),
       pong: (data) => events.pong(data),
-      error: (error) => events.error(error),
+      error: (error) => {
+        // WHATWG WebSockets: no message events after a failure.
+        this.#inboxDropped = true;
+        events.error(error);
+      },
       close: (info) => this.#onEngineClose(info),
-    });
+    };
+    this.#engine = new WebSocketEngine(engineOptions, this.#handler);
   }
 
   /** Bytes queued or being written. */
   get bufferedAmount(): number {
-    return this.#engine.bufferedAmount + this.#inflight;
+    return this.#engine.bufferedAmount + this.#inflight + this.#compressing;
   }
 
   /**
@@ -133,8 +165,17 @@ export class CodecDriver implements SocketDriver {
    *
    * @param protocol The negotiated subprotocol.
    * @param extensions The negotiated extensions.
+   * @param deflate The connection's permessage-deflate state, when negotiated.
    */
-  open(protocol: string, extensions: string): void {
+  open(protocol: string, extensions: string, deflate?: PerMessageDeflate): void {
+    if (deflate !== undefined && this.#engine.state === ReadyState.CONNECTING) {
+      // RFC 7692 §6: RSV1 now marks compressed messages.
+      this.#deflate = deflate;
+      this.#engine = new WebSocketEngine(
+        { ...this.#engineOptions, compression: true },
+        this.#handler,
+      );
+    }
     this.#engine.open();
     this.#events.open(protocol, extensions);
     const { promise, resolve } = withResolvers<void>();
@@ -152,7 +193,13 @@ export class CodecDriver implements SocketDriver {
     this.#engine.abort(error);
   }
 
-  send(data: string | Uint8Array, _options: SendOptions): Promise<void> {
+  send(data: string | Uint8Array, options: SendOptions): Promise<void> {
+    const deflate = this.#deflate;
+    if (
+      deflate !== undefined &&
+      (this.#outbox !== undefined ||
+        (options.compress !== false && deflate.canCompress && data.length >= deflate.threshold))
+    ) return this.#sendDeflated(deflate, data, options);
     try {
       if (typeof data === "string") this.#engine.sendText(data);
       else this.#engine.sendBinary(data);
@@ -168,6 +215,16 @@ export class CodecDriver implements SocketDriver {
   }
 
   close(closeCode: number | undefined, reason: string): void {
+    if (this.#outbox !== undefined && this.#engine.state === ReadyState.OPEN) {
+      // The Close goes after the messages still being compressed (RFC 6455 §5.5.1).
+      encodeClosePayload(closeCode, reason); // throws now, as engine.close would
+      this.#outbox.then(() => this.#closeNow(closeCode, reason));
+      return;
+    }
+    this.#closeNow(closeCode, reason);
+  }
+
+  #closeNow(closeCode: number | undefined, reason: string): void {
     const engine = this.#engine;
     if (engine.state === ReadyState.CONNECTING) {
       engine.abort(new WebSocketError("WS_ERR_ABORTED", "Closed before the handshake completed"));
@@ -217,6 +274,8 @@ export class CodecDriver implements SocketDriver {
         if (done) break;
         engine.receive(value);
         this.#flush();
+        // Read no further while messages are inflating: backpressure.
+        if (this.#inbox !== undefined) await this.#inbox;
       }
     } catch {
       // A read error is a lost connection, handled below.
@@ -271,6 +330,93 @@ export class CodecDriver implements SocketDriver {
     });
   }
 
+  /** Queues a received message behind those still inflating. */
+  #enqueue(message: string | Uint8Array | (() => Promise<void>)): void {
+    this.#inboxCount++;
+    this.#inbox = (this.#inbox ?? Promise.resolve()).then(async () => {
+      if (!this.#inboxDropped) {
+        if (typeof message === "function") await message();
+        else this.#events.message(message);
+      }
+      if (--this.#inboxCount === 0) this.#inbox = undefined;
+    });
+  }
+
+  /** RFC 7692 §7.2.2: inflates a compressed message, keeping arrival order. */
+  #inflate(opcode: number, data: Uint8Array): void {
+    const deflate = this.#deflate!;
+    // The engine may hand over a view of its read buffer: keep a copy.
+    const payload = data.slice();
+    this.#enqueue(async () => {
+      try {
+        const bytes = await deflate.inflate(payload, this.#maxMessageSize);
+        if (this.#inboxDropped) return;
+        let message: string | Uint8Array = bytes;
+        if (opcode === 1) {
+          try {
+            message = strictUtf8.decode(bytes);
+          } catch (cause) {
+            throw new WebSocketError("WS_ERR_INVALID_UTF8", "Invalid UTF-8 in text message", {
+              closeCode: 1007,
+              rule: "RFC 6455 §8.1",
+              cause,
+            });
+          }
+        }
+        this.#events.message(message);
+      } catch (error) {
+        this.#engine.fail(
+          error instanceof WebSocketError ? error : new WebSocketError(
+            "WS_ERR_INTERNAL",
+            "Internal error while inflating",
+            { closeCode: 1011, cause: error },
+          ),
+        );
+        this.#flush();
+      }
+    });
+  }
+
+  /** Sends through permessage-deflate, after any send still compressing (RFC 7692 §7.2.1). */
+  #sendDeflated(
+    deflate: PerMessageDeflate,
+    data: string | Uint8Array,
+    options: SendOptions,
+  ): Promise<void> {
+    const text = typeof data === "string";
+    const bytes = text ? encoder.encode(data) : data;
+    const compress = options.compress !== false && deflate.canCompress &&
+      bytes.length >= deflate.threshold;
+    const size = bytes.length;
+    this.#compressing += size;
+    this.#outboxCount++;
+    const sent = (this.#outbox ?? Promise.resolve()).then(async () => {
+      try {
+        const payload = compress ? await deflate.compress(bytes) : undefined;
+        if (payload !== undefined) this.#engine.sendFrame(text ? 1 : 2, payload, { rsv1: true });
+        else this.#engine.sendFrame(text ? 1 : 2, bytes);
+      } finally {
+        this.#compressing -= size;
+      }
+      return this.#scheduleFlush();
+    });
+    const settled = sent.then(noop, (error) => {
+      if (!(error instanceof WebSocketError)) {
+        this.#engine.fail(
+          new WebSocketError("WS_ERR_INTERNAL", "Internal error while compressing", {
+            closeCode: 1011,
+            cause: error,
+          }),
+        );
+        this.#flush();
+      }
+    });
+    this.#outbox = settled.then(() => {
+      if (--this.#outboxCount === 0) this.#outbox = undefined;
+    });
+    return sent;
+  }
+
   #onEngineClose(info: CloseInfo): void {
     this.#closeInfo = info;
     clearTimeout(this.#closeTimer);
@@ -294,6 +440,9 @@ export class CodecDriver implements SocketDriver {
     }
     await this.#closeTransport();
     this.#resume?.();
+    // Messages that arrived before the Close are delivered first.
+    if (this.#inbox !== undefined) await this.#inbox;
+    this.#deflate?.dispose();
     this.#events.close(info);
   }
 
