@@ -415,15 +415,26 @@ export class WebSocketEngine {
       return view;
     }
     const out = new Uint8Array(length);
+    const chunks = this.#chunks;
     let filled = 0;
+    let index = 0;
+    let offset = start;
     while (filled < length) {
-      const chunk = this.#chunks[0];
-      const offset = this.#chunkOffset;
+      const chunk = chunks[index];
       const n = Math.min(chunk.length - offset, length - filled);
       out.set(chunk.subarray(offset, offset + n), filled);
       filled += n;
-      this.#skip(n);
+      offset += n;
+      if (offset === chunk.length) {
+        index++;
+        offset = 0;
+      }
     }
+    // One splice, not a shift() per chunk: a payload trickled in many small
+    // chunks must cost linear, not quadratic, time.
+    chunks.splice(0, index);
+    this.#chunkOffset = offset;
+    this.#buffered -= length;
     return out;
   }
 
@@ -434,16 +445,22 @@ export class WebSocketEngine {
       return;
     }
     if (this.#messageOpcode === Opcode.Text && !this.#messageCompressed) {
+      // A short unfragmented message starts and ends here, so the streaming
+      // decoder holds no state: pure ASCII (always valid UTF-8) skips it.
+      let text = this.#fin && this.#opcode === Opcode.Text && payload.length <= SHORT_TEXT
+        ? asciiString(payload)
+        : undefined;
       // RFC 6455 §8.1: fail fast on invalid UTF-8, fragment by fragment.
-      let text: string;
-      try {
-        text = this.#decoder.decode(payload, { stream: !this.#fin });
-      } catch (cause) {
-        throw new WebSocketError("WS_ERR_INVALID_UTF8", "Invalid UTF-8 in text message", {
-          closeCode: 1007,
-          rule: "RFC 6455 §8.1",
-          cause,
-        });
+      if (text === undefined) {
+        try {
+          text = this.#decoder.decode(payload, { stream: !this.#fin });
+        } catch (cause) {
+          throw new WebSocketError("WS_ERR_INVALID_UTF8", "Invalid UTF-8 in text message", {
+            closeCode: 1007,
+            rule: "RFC 6455 §8.1",
+            cause,
+          });
+        }
       }
       if (!this.#fin) {
         this.#textParts.push(text);
@@ -710,6 +727,38 @@ export class WebSocketEngine {
     this.#out.push(bytes);
     this.#outSize += bytes.length;
   }
+}
+
+/**
+ * Up to this many bytes, text frames that are pure ASCII are turned into a
+ * string in JS: a `TextDecoder` call costs a few hundred ns whatever the size
+ * (see bench/README.md), more than building a short string here.
+ */
+const SHORT_TEXT = 32;
+const fromCharCode = String.fromCharCode;
+
+/** The string of `bytes` if every byte is ASCII, else `undefined`. */
+function asciiString(bytes: Uint8Array): string | undefined {
+  const length = bytes.length;
+  let or = 0;
+  for (let i = 0; i < length; i++) or |= bytes[i];
+  if (or > 0x7f) return undefined;
+  let text = "";
+  let i = 0;
+  for (; i + 8 <= length; i += 8) {
+    text += fromCharCode(
+      bytes[i],
+      bytes[i + 1],
+      bytes[i + 2],
+      bytes[i + 3],
+      bytes[i + 4],
+      bytes[i + 5],
+      bytes[i + 6],
+      bytes[i + 7],
+    );
+  }
+  for (; i < length; i++) text += fromCharCode(bytes[i]);
+  return text;
 }
 
 function concat(parts: Uint8Array[], size: number): Uint8Array {
