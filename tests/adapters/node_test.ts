@@ -165,6 +165,22 @@ for (const runtime of ["node", "bun", "deno"] as const) {
         assert.match(text, /^HTTP\/1\.1 408 /);
       });
 
+      await t.step("a connection reset mid-echo does not harm the server", async () => {
+        for (let i = 0; i < 5; i++) {
+          const raw = await openRawClient(`${base}/echo`);
+          raw.engine.sendBinary(new Uint8Array(4 * 1024 * 1024));
+          await raw.flush();
+          // Closing with the echo unread makes the kernel send RST (ECONNRESET).
+          await raw[Symbol.asyncDispose]();
+        }
+        const socket = connect(`${base}/echo`);
+        await socket.opened;
+        await socket.send("alive");
+        assert.equal(await next(socket), "alive");
+        socket.close(1000);
+        await socket.closed;
+      });
+
       await t.step("graceful shutdown: 1001, drain, terminate, then 503", async () => {
         const polite = connect(`${base}/echo`);
         await polite.opened;
