@@ -1,6 +1,6 @@
 /**
- * `Promise.withResolvers` where the runtime has it, a small equivalent where
- * it does not (Node 20 lacks it; it arrived in Node 22).
+ * A small equivalent of `Promise.withResolvers`, which Node 20 lacks (it
+ * arrived in Node 22).
  *
  * @module
  */
