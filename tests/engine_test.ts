@@ -1,0 +1,911 @@
+import assert from "node:assert/strict";
+import { decodeClosePayload } from "../src/close.ts";
+import { DEFAULT_LIMITS, type EngineOptions, ReadyState } from "../src/engine.ts";
+import { WebSocketError, type WebSocketErrorCode } from "../src/errors.ts";
+import { Opcode } from "../src/frame.ts";
+import {
+  assertFailing,
+  concatBytes,
+  feed,
+  fixedKey,
+  frame,
+  hex,
+  parseFrames,
+  peerFrame,
+  record,
+  type Recorder,
+  RFC_KEY,
+  ROLES,
+  splits,
+  toHex,
+  utf8,
+} from "./_fixtures.ts";
+
+type Role = "client" | "server";
+
+function engine(role: Role, options: Partial<EngineOptions> = {}): Recorder {
+  return record({ role, random: fixedKey(RFC_KEY), ...options });
+}
+
+/**
+ * Feeds `input` (whole, and again at every split when short) to a fresh engine
+ * and asserts the connection fails with `code` / `closeCode`.
+ */
+function assertInputFails(
+  role: Role,
+  input: Uint8Array,
+  code: WebSocketErrorCode,
+  closeCode: number,
+  options: Partial<EngineOptions> = {},
+): void {
+  const ways = input.length <= 64 ? splits(input.length) : [{ name: "whole", cuts: [] }];
+  for (const way of ways) {
+    const recorder = engine(role, options);
+    feed(recorder.engine, input, way.cuts);
+    try {
+      assertFailing(recorder, code, closeCode);
+    } catch (error) {
+      throw new Error(`${role}, ${way.name}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
+/** The frame the peer of `role` sends, as a shorthand. */
+const peer = peerFrame;
+/** A frame masked the wrong way for `role`'s peer. */
+function wrongFrame(role: Role, opcode: number, payload: string): Uint8Array {
+  return frame(opcode, payload, { key: role === "server" ? undefined : RFC_KEY });
+}
+
+// ---------------------------------------------------------------------------
+// §5.1 Masking
+
+Deno.test("RFC 6455 §5.1: server fails on an unmasked frame", () => {
+  assertInputFails("server", hex("81 05 48 65 6c 6c 6f"), "WS_ERR_MASK_REQUIRED", 1002);
+  assertInputFails("server", hex("89 00"), "WS_ERR_MASK_REQUIRED", 1002);
+});
+
+Deno.test("RFC 6455 §5.1: client fails on a masked frame", () => {
+  assertInputFails(
+    "client",
+    hex("81 85 37 fa 21 3d 7f 9f 4d 51 58"),
+    "WS_ERR_UNEXPECTED_MASK",
+    1002,
+  );
+  assertInputFails("client", hex("8a 80 00 00 00 00"), "WS_ERR_UNEXPECTED_MASK", 1002);
+});
+
+Deno.test("RFC 6455 §5.1: both roles accept correctly masked frames", () => {
+  for (const role of ROLES) {
+    const { engine: e, events } = engine(role);
+    feed(e, peer(role, Opcode.Text, "ok"));
+    assert.deepEqual(events, [{ type: "text", data: "ok" }]);
+    assert.equal(wrongFrame(role, Opcode.Text, "ok")[1] & 0x80, role === "server" ? 0 : 0x80);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// §5.2 Base framing
+
+Deno.test("RFC 6455 §5.2: RSV1/2/3 without a negotiated extension fail with 1002", () => {
+  for (const role of ROLES) {
+    for (const bit of ["rsv1", "rsv2", "rsv3"] as const) {
+      assertInputFails(
+        role,
+        peer(role, Opcode.Text, "x", { [bit]: true }),
+        "WS_ERR_RESERVED_BITS",
+        1002,
+      );
+      assertInputFails(
+        role,
+        peer(role, Opcode.Ping, "", { [bit]: true }),
+        "WS_ERR_RESERVED_BITS",
+        1002,
+      );
+    }
+  }
+});
+
+Deno.test("RFC 7692 §6: RSV1 only on the first frame of a message when compression is on", async (t) => {
+  for (const role of ROLES) {
+    await t.step(`${role}: RSV1 on a first frame goes to handler.compressed`, () => {
+      const { engine: e, events } = engine(role, { compression: true });
+      feed(
+        e,
+        concatBytes(
+          peer(role, Opcode.Text, "ab", { rsv1: true, fin: false }),
+          peer(role, Opcode.Continuation, "cd"),
+          peer(role, Opcode.Binary, "\x01", { rsv1: true }),
+          peer(role, Opcode.Text, "plain"),
+        ),
+      );
+      assert.deepEqual(events, [
+        { type: "compressed", opcode: Opcode.Text, data: [...utf8("abcd")] },
+        { type: "compressed", opcode: Opcode.Binary, data: [1] },
+        { type: "text", data: "plain" },
+      ]);
+    });
+    await t.step(`${role}: RSV1 on a continuation fails`, () => {
+      assertInputFails(
+        role,
+        concatBytes(
+          peer(role, Opcode.Text, "ab", { rsv1: true, fin: false }),
+          peer(role, Opcode.Continuation, "cd", { rsv1: true }),
+        ),
+        "WS_ERR_RESERVED_BITS",
+        1002,
+        { compression: true },
+      );
+    });
+    await t.step(`${role}: RSV1 on a control frame fails`, () => {
+      assertInputFails(
+        role,
+        peer(role, Opcode.Ping, "", { rsv1: true }),
+        "WS_ERR_RESERVED_BITS",
+        1002,
+        {
+          compression: true,
+        },
+      );
+    });
+    await t.step(`${role}: RSV2 and RSV3 still fail`, () => {
+      assertInputFails(
+        role,
+        peer(role, Opcode.Text, "x", { rsv2: true }),
+        "WS_ERR_RESERVED_BITS",
+        1002,
+        {
+          compression: true,
+        },
+      );
+      assertInputFails(
+        role,
+        peer(role, Opcode.Text, "x", { rsv3: true }),
+        "WS_ERR_RESERVED_BITS",
+        1002,
+        {
+          compression: true,
+        },
+      );
+    });
+  }
+});
+
+Deno.test("RFC 6455 §5.2: reserved opcodes 3-7 and 0xB-0xF fail with 1002", () => {
+  for (const role of ROLES) {
+    for (const opcode of [3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf]) {
+      assertInputFails(role, peer(role, opcode, ""), "WS_ERR_INVALID_OPCODE", 1002);
+      assertInputFails(role, peer(role, opcode, "xyz"), "WS_ERR_INVALID_OPCODE", 1002);
+    }
+  }
+});
+
+Deno.test("RFC 6455 §5.2: a 64-bit length with the top bit set fails with 1002", () => {
+  assertInputFails("client", hex("82 7f 80 00 00 00 00 00 00 00"), "WS_ERR_INVALID_LENGTH", 1002);
+  assertInputFails(
+    "server",
+    hex("82 ff ff ff ff ff ff ff ff ff 37 fa 21 3d"),
+    "WS_ERR_INVALID_LENGTH",
+    1002,
+  );
+});
+
+// ---------------------------------------------------------------------------
+// §5.4 Fragmentation
+
+Deno.test("RFC 6455 §5.4: a continuation without a started message fails with 1002", () => {
+  for (const role of ROLES) {
+    assertInputFails(
+      role,
+      peer(role, Opcode.Continuation, "x"),
+      "WS_ERR_UNEXPECTED_CONTINUATION",
+      1002,
+    );
+    // Also after a complete message.
+    assertInputFails(
+      role,
+      concatBytes(
+        peer(role, Opcode.Text, "a"),
+        peer(role, Opcode.Continuation, "b", { fin: false }),
+      ),
+      "WS_ERR_UNEXPECTED_CONTINUATION",
+      1002,
+    );
+  }
+});
+
+Deno.test("RFC 6455 §5.4: a new data frame inside a fragmented message fails with 1002", () => {
+  for (const role of ROLES) {
+    for (const opcode of [Opcode.Text, Opcode.Binary]) {
+      assertInputFails(
+        role,
+        concatBytes(peer(role, Opcode.Binary, "a", { fin: false }), peer(role, opcode, "b")),
+        "WS_ERR_EXPECTED_CONTINUATION",
+        1002,
+      );
+    }
+  }
+});
+
+Deno.test("RFC 6455 §5.4: pings and pongs inside a fragmented message", () => {
+  for (const role of ROLES) {
+    const input = concatBytes(
+      peer(role, Opcode.Text, "Hel", { fin: false }),
+      peer(role, Opcode.Ping, "p1"),
+      peer(role, Opcode.Continuation, "l", { fin: false }),
+      peer(role, Opcode.Pong, "p2"),
+      peer(role, Opcode.Ping, "p3"),
+      peer(role, Opcode.Continuation, "o"),
+    );
+    for (const way of splits(input.length)) {
+      const { engine: e, events } = engine(role);
+      feed(e, input, way.cuts);
+      assert.deepEqual(events, [
+        { type: "ping", data: [...utf8("p1")] },
+        { type: "pong", data: [...utf8("p2")] },
+        { type: "ping", data: [...utf8("p3")] },
+        { type: "text", data: "Hello" },
+      ], `${role} ${way.name}`);
+      const frames = parseFrames(e.takeOutput());
+      assert.deepEqual(
+        frames.map((f) => [f.opcode, new TextDecoder().decode(f.payload)]),
+        [[Opcode.Pong, "p1"], [Opcode.Pong, "p3"]],
+      );
+      assert.equal(e.state, ReadyState.OPEN);
+    }
+  }
+});
+
+Deno.test("RFC 6455 §5.4: a fragmented binary message is reassembled", () => {
+  for (const role of ROLES) {
+    const { engine: e, events } = engine(role);
+    feed(
+      e,
+      concatBytes(
+        peer(role, Opcode.Binary, hex("01 02"), { fin: false }),
+        peer(role, Opcode.Continuation, new Uint8Array(0), { fin: false }),
+        peer(role, Opcode.Continuation, hex("03")),
+      ),
+    );
+    assert.deepEqual(events, [{ type: "binary", data: [1, 2, 3] }]);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// §5.5 Control frames
+
+Deno.test("RFC 6455 §5.5: control frames over 125 bytes fail with 1002", () => {
+  for (const role of ROLES) {
+    for (const opcode of [Opcode.Ping, Opcode.Pong, Opcode.Close]) {
+      assertInputFails(
+        role,
+        peer(role, opcode, "x".repeat(126)),
+        "WS_ERR_CONTROL_FRAME_TOO_LONG",
+        1002,
+      );
+    }
+    // 125 is fine.
+    const { engine: e, events } = engine(role);
+    feed(e, peer(role, Opcode.Ping, "x".repeat(125)));
+    assert.equal(events.length, 1);
+    assert.equal(parseFrames(e.takeOutput())[0].payload.length, 125);
+  }
+});
+
+Deno.test("RFC 6455 §5.5: fragmented control frames fail with 1002", () => {
+  for (const role of ROLES) {
+    for (const opcode of [Opcode.Ping, Opcode.Pong, Opcode.Close]) {
+      assertInputFails(
+        role,
+        peer(role, opcode, "", { fin: false }),
+        "WS_ERR_FRAGMENTED_CONTROL_FRAME",
+        1002,
+      );
+    }
+  }
+});
+
+Deno.test("RFC 6455 §5.5.2: a Ping gets a Pong with the same payload", () => {
+  for (const role of ROLES) {
+    const { engine: e, events } = engine(role);
+    feed(e, peer(role, Opcode.Ping, hex("00 ff 10")));
+    assert.deepEqual(events, [{ type: "ping", data: [0, 0xff, 0x10] }]);
+    const [pong, ...rest] = parseFrames(e.takeOutput());
+    assert.equal(rest.length, 0);
+    assert.equal(pong.opcode, Opcode.Pong);
+    assert.deepEqual([...pong.payload], [0, 0xff, 0x10]);
+    assert.equal(pong.mask !== undefined, role === "client", "clients mask their pongs");
+  }
+});
+
+Deno.test("RFC 6455 §5.5.2: no Pong after we sent a Close", () => {
+  for (const role of ROLES) {
+    const { engine: e, events } = engine(role);
+    e.close(1000);
+    e.takeOutput();
+    feed(e, peer(role, Opcode.Ping, "late"));
+    assert.deepEqual(events, [{ type: "ping", data: [...utf8("late")] }]);
+    assert.deepEqual(e.takeOutput(), []);
+    assert.equal(e.state, ReadyState.CLOSING);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// §5.5.1 / §7 Closing
+
+const INVALID_CODES = [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000];
+const VALID_CODES = [
+  1000,
+  1001,
+  1002,
+  1003,
+  1007,
+  1008,
+  1009,
+  1010,
+  1011,
+  1012,
+  1013,
+  1014,
+  3000,
+  4999,
+];
+
+function closePayload(code: number, reason = ""): Uint8Array {
+  return concatBytes(new Uint8Array([code >> 8, code & 0xff]), utf8(reason));
+}
+
+Deno.test("RFC 6455 §7.4.1: invalid close codes fail with 1002", () => {
+  for (const role of ROLES) {
+    for (const code of INVALID_CODES) {
+      assertInputFails(
+        role,
+        peer(role, Opcode.Close, closePayload(code)),
+        "WS_ERR_INVALID_CLOSE_CODE",
+        1002,
+      );
+    }
+  }
+});
+
+Deno.test("RFC 6455 §7.4.1: valid close codes are accepted and echoed", () => {
+  for (const role of ROLES) {
+    for (const code of VALID_CODES) {
+      const { engine: e, events } = engine(role);
+      feed(e, peer(role, Opcode.Close, closePayload(code, "why")));
+      assert.deepEqual(events, [{ type: "close", closeCode: code, reason: "why", wasClean: true }]);
+      const frames = parseFrames(e.takeOutput());
+      assert.equal(frames.length, 1);
+      assert.equal(frames[0].opcode, Opcode.Close);
+      assert.equal(decodeClosePayload(frames[0].payload).closeCode, code);
+    }
+  }
+});
+
+Deno.test("RFC 6455 §5.5.1: a 1-byte close payload fails with 1002", () => {
+  for (const role of ROLES) {
+    assertInputFails(
+      role,
+      peer(role, Opcode.Close, hex("03")),
+      "WS_ERR_INVALID_CLOSE_PAYLOAD",
+      1002,
+    );
+  }
+});
+
+Deno.test("RFC 6455 §5.5.1: invalid UTF-8 in a close reason fails with 1007", () => {
+  for (const role of ROLES) {
+    assertInputFails(
+      role,
+      peer(role, Opcode.Close, concatBytes(closePayload(1000), hex("ce"))),
+      "WS_ERR_INVALID_UTF8",
+      1007,
+    );
+  }
+});
+
+Deno.test("RFC 6455 §7.1.5: peer-initiated close is echoed and clean", async (t) => {
+  for (const role of ROLES) {
+    await t.step(`${role}: with a code`, () => {
+      const { engine: e, events, errors } = engine(role);
+      feed(e, peer(role, Opcode.Close, closePayload(1001, "going")));
+      assert.equal(e.state, ReadyState.CLOSED);
+      assert.deepEqual(events, [{
+        type: "close",
+        closeCode: 1001,
+        reason: "going",
+        wasClean: true,
+      }]);
+      assert.equal(errors.length, 0);
+      const frames = parseFrames(e.takeOutput());
+      assert.equal(frames.length, 1);
+      assert.equal(frames[0].opcode, Opcode.Close);
+      assert.equal(decodeClosePayload(frames[0].payload).closeCode, 1001);
+      assert.throws(() => e.sendText("x"), { code: "WS_ERR_NOT_OPEN" });
+      assert.throws(() => e.sendBinary(new Uint8Array(1)), { code: "WS_ERR_NOT_OPEN" });
+      assert.throws(() => e.sendFrame(Opcode.Text, new Uint8Array(1)), { code: "WS_ERR_NOT_OPEN" });
+      assert.throws(() => e.ping(), { code: "WS_ERR_NOT_OPEN" });
+      assert.throws(() => e.pong(), { code: "WS_ERR_NOT_OPEN" });
+      e.close(1000);
+      assert.deepEqual(e.takeOutput(), [], "no second Close");
+    });
+    await t.step(`${role}: an empty Close reports 1005 and is echoed empty`, () => {
+      const { engine: e, events } = engine(role);
+      feed(e, peer(role, Opcode.Close));
+      assert.deepEqual(events, [{ type: "close", closeCode: 1005, reason: "", wasClean: true }]);
+      const frames = parseFrames(e.takeOutput());
+      assert.equal(frames.length, 1);
+      assert.equal(frames[0].opcode, Opcode.Close);
+      assert.equal(frames[0].payload.length, 0);
+    });
+    await t.step(`${role}: bytes after the Close frame are ignored`, () => {
+      const { engine: e, events } = engine(role);
+      const input = concatBytes(
+        peer(role, Opcode.Text, "before"),
+        peer(role, Opcode.Close, closePayload(1000)),
+        peer(role, Opcode.Text, "after"),
+        hex("ff ff ff"),
+      );
+      feed(e, input);
+      feed(e, peer(role, Opcode.Ping, "later"));
+      assert.deepEqual(events, [
+        { type: "text", data: "before" },
+        { type: "close", closeCode: 1000, reason: "", wasClean: true },
+      ]);
+      assert.equal(parseFrames(e.takeOutput()).length, 1, "only the echoed Close");
+    });
+  }
+});
+
+Deno.test("RFC 6455 §7.1.2: locally initiated close", async (t) => {
+  for (const role of ROLES) {
+    await t.step(`${role}: CLOSING, then CLOSED on the peer's Close, no second Close`, () => {
+      const { engine: e, events } = engine(role);
+      e.close(1000, "bye");
+      assert.equal(e.state, ReadyState.CLOSING);
+      assert.equal(e.closeSent, true);
+      const frames = parseFrames(e.takeOutput());
+      assert.equal(frames.length, 1);
+      assert.equal(frames[0].opcode, Opcode.Close);
+      assert.equal(frames[0].mask !== undefined, role === "client");
+      assert.deepEqual(decodeClosePayload(frames[0].payload), { closeCode: 1000, reason: "bye" });
+      // Nothing more may be sent; close() again is a no-op.
+      assert.throws(() => e.sendText("x"), { code: "WS_ERR_NOT_OPEN" });
+      assert.throws(() => e.ping(), { code: "WS_ERR_NOT_OPEN" });
+      e.close(1001);
+      assert.deepEqual(e.takeOutput(), []);
+      // Messages still arrive while closing.
+      feed(
+        e,
+        concatBytes(
+          peer(role, Opcode.Text, "in flight"),
+          peer(role, Opcode.Close, closePayload(1000)),
+        ),
+      );
+      assert.equal(e.state, ReadyState.CLOSED);
+      assert.deepEqual(events, [
+        { type: "text", data: "in flight" },
+        { type: "close", closeCode: 1000, reason: "", wasClean: true },
+      ]);
+      assert.deepEqual(e.takeOutput(), [], "no second Close");
+    });
+    await t.step(`${role}: an empty Close`, () => {
+      const { engine: e } = engine(role);
+      e.close();
+      const [close] = parseFrames(e.takeOutput());
+      assert.equal(close.payload.length, 0);
+    });
+    await t.step(`${role}: a protocol error while closing sends no second Close`, () => {
+      const recorder = engine(role);
+      recorder.engine.close(1000);
+      recorder.engine.takeOutput();
+      feed(recorder.engine, peer(role, 0x3));
+      assertFailing(recorder, "WS_ERR_INVALID_OPCODE", 1002, { sentCloseBefore: true });
+    });
+  }
+});
+
+Deno.test("RFC 6455 §5.5.1: close() argument checks", () => {
+  for (const role of ROLES) {
+    const { engine: e } = engine(role);
+    assert.throws(() => e.close(1000, "x".repeat(124)), RangeError);
+    assert.throws(() => e.close(1000, "é".repeat(62)), RangeError);
+    for (const code of [...INVALID_CODES, 1000.5]) assert.throws(() => e.close(code), RangeError);
+    // A failed call leaves the engine open.
+    assert.equal(e.state, ReadyState.OPEN);
+    assert.deepEqual(e.takeOutput(), []);
+    e.close(1000, "x".repeat(123));
+    assert.equal(parseFrames(e.takeOutput())[0].payload.length, 125);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// §8.1 UTF-8
+
+Deno.test("RFC 6455 §8.1: invalid UTF-8 in a text message fails with 1007", () => {
+  for (const role of ROLES) {
+    for (const bad of ["ff", "c0 80", "ed a0 80", "f4 90 80 80", "ce", "41 42 fe"]) {
+      assertInputFails(role, peer(role, Opcode.Text, hex(bad)), "WS_ERR_INVALID_UTF8", 1007);
+    }
+  }
+});
+
+Deno.test("RFC 6455 §8.1: invalid UTF-8 fails fast, on the fragment where it shows", () => {
+  for (const role of ROLES) {
+    // An invalid byte in the first, non-final fragment.
+    let recorder = engine(role);
+    feed(recorder.engine, peer(role, Opcode.Text, hex("41 ff"), { fin: false }));
+    assertFailing(recorder, "WS_ERR_INVALID_UTF8", 1007);
+    // A sequence split across fragments that turns invalid in the second (non-final) one.
+    recorder = engine(role);
+    feed(recorder.engine, peer(role, Opcode.Text, hex("41 ed"), { fin: false }));
+    assert.equal(recorder.errors.length, 0, "ED alone may still be valid");
+    feed(recorder.engine, peer(role, Opcode.Continuation, hex("a0"), { fin: false }));
+    assertFailing(recorder, "WS_ERR_INVALID_UTF8", 1007);
+    // A truncated sequence at the final fragment.
+    recorder = engine(role);
+    feed(recorder.engine, peer(role, Opcode.Text, hex("41 e2 82"), { fin: false }));
+    assert.equal(recorder.errors.length, 0);
+    feed(recorder.engine, peer(role, Opcode.Continuation, new Uint8Array(0)));
+    assertFailing(recorder, "WS_ERR_INVALID_UTF8", 1007);
+  }
+});
+
+Deno.test("RFC 6455 §8.1: multi-byte characters split across fragments decode", () => {
+  const text = "aé€😀z";
+  const bytes = utf8(text);
+  for (const role of ROLES) {
+    // Cut the message into fragments at every pair of offsets.
+    for (let i = 0; i <= bytes.length; i++) {
+      for (let j = i; j <= bytes.length; j++) {
+        const { engine: e, events, errors } = engine(role);
+        feed(
+          e,
+          concatBytes(
+            peer(role, Opcode.Text, bytes.slice(0, i), { fin: false }),
+            peer(role, Opcode.Continuation, bytes.slice(i, j), { fin: false }),
+            peer(role, Opcode.Continuation, bytes.slice(j)),
+          ),
+        );
+        assert.equal(errors.length, 0, `${i}/${j}`);
+        assert.deepEqual(events, [{ type: "text", data: text }], `${i}/${j}`);
+      }
+    }
+  }
+});
+
+Deno.test("RFC 6455 §8.1: a leading BOM is preserved", () => {
+  for (const role of ROLES) {
+    const { engine: e, events } = engine(role);
+    feed(
+      e,
+      concatBytes(
+        peer(role, Opcode.Text, hex("ef bb bf 41")),
+        peer(role, Opcode.Text, hex("ef bb"), { fin: false }),
+        peer(role, Opcode.Continuation, hex("bf 42")),
+        peer(role, Opcode.Text, "ascii"),
+        peer(role, Opcode.Text, hex("ef bb bf")),
+      ),
+    );
+    assert.deepEqual(events, [
+      { type: "text", data: "\ufeffA" },
+      { type: "text", data: "\ufeffB" },
+      { type: "text", data: "ascii" },
+      { type: "text", data: "\ufeff" },
+    ]);
+  }
+});
+
+Deno.test("RFC 6455 §8.1: binary messages are not UTF-8 checked", () => {
+  for (const role of ROLES) {
+    const { engine: e, events } = engine(role);
+    feed(e, peer(role, Opcode.Binary, hex("ff fe")));
+    assert.deepEqual(events, [{ type: "binary", data: [0xff, 0xfe] }]);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// §10.4 Limits
+
+const GIB_HEADER = {
+  client: "82 7f 00 00 00 00 40 00 00 00",
+  server: "82 ff 00 00 00 00 40 00 00 00 37 fa 21 3d",
+};
+
+Deno.test("RFC 6455 §10.4: a frame over maxFrameSize fails with 1009 from its header alone", () => {
+  for (const role of ROLES) {
+    // Only the header of a 1 GiB frame: the failure cannot wait for (or allocate) the payload.
+    assertInputFails(role, hex(GIB_HEADER[role]), "WS_ERR_FRAME_TOO_BIG", 1009);
+    assertInputFails(
+      role,
+      peer(role, Opcode.Binary, new Uint8Array(11)),
+      "WS_ERR_FRAME_TOO_BIG",
+      1009,
+      {
+        maxFrameSize: 10,
+      },
+    );
+    const { engine: e, events } = engine(role, { maxFrameSize: 10 });
+    feed(e, peer(role, Opcode.Binary, new Uint8Array(10)));
+    assert.equal(events.length, 1);
+  }
+});
+
+Deno.test("RFC 6455 §10.4: a message over maxMessageSize fails with 1009, across fragments", () => {
+  for (const role of ROLES) {
+    const first = peer(role, Opcode.Text, "12345", { fin: false });
+    const second = peer(role, Opcode.Continuation, "678901");
+    // The second fragment's header is enough.
+    const headerOnly = second.subarray(0, role === "server" ? 6 : 2);
+    assertInputFails(role, concatBytes(first, headerOnly), "WS_ERR_MESSAGE_TOO_BIG", 1009, {
+      maxMessageSize: 10,
+    });
+    // Exactly the limit passes; the count restarts with each message.
+    const { engine: e, events } = engine(role, { maxMessageSize: 10 });
+    feed(
+      e,
+      concatBytes(
+        first,
+        peer(role, Opcode.Continuation, "67890"),
+        peer(role, Opcode.Text, "abcdefghij"),
+      ),
+    );
+    assert.deepEqual(events, [{ type: "text", data: "1234567890" }, {
+      type: "text",
+      data: "abcdefghij",
+    }]);
+  }
+});
+
+Deno.test("RFC 6455 §10.4: a message over maxFragments fails with 1009", () => {
+  for (const role of ROLES) {
+    const fragments = [
+      peer(role, Opcode.Binary, "a", { fin: false }),
+      peer(role, Opcode.Pong, ""), // control frames do not count
+      peer(role, Opcode.Continuation, "b", { fin: false }),
+      peer(role, Opcode.Continuation, "c", { fin: false }),
+    ];
+    assertInputFails(
+      role,
+      concatBytes(...fragments, peer(role, Opcode.Continuation, "d")),
+      "WS_ERR_TOO_MANY_FRAGMENTS",
+      1009,
+      { maxFragments: 3 },
+    );
+    const { engine: e, events } = engine(role, { maxFragments: 3 });
+    feed(
+      e,
+      concatBytes(
+        ...fragments.slice(0, 3),
+        peer(role, Opcode.Continuation, "c"),
+        peer(role, Opcode.Text, "x"),
+      ),
+    );
+    assert.deepEqual(events.filter((event) => event.type !== "pong"), [
+      { type: "binary", data: [...utf8("abc")] },
+      { type: "text", data: "x" },
+    ]);
+  }
+});
+
+Deno.test("RFC 6455 §10.4: default limits are 16 MiB / 16 MiB / 1024", async (t) => {
+  assert.deepEqual({ ...DEFAULT_LIMITS }, {
+    maxFrameSize: 16 * 1024 * 1024,
+    maxMessageSize: 16 * 1024 * 1024,
+    maxFragments: 1024,
+  });
+  const MIB16 = 16 * 1024 * 1024;
+  await t.step("a 16 MiB frame header is accepted, 16 MiB + 1 is not", () => {
+    const { engine: e, errors } = engine("client");
+    feed(e, hex("82 7f 00 00 00 00 01 00 00 00"));
+    assert.equal(errors.length, 0);
+    assert.equal(e.state, ReadyState.OPEN);
+    assertInputFails("client", hex("82 7f 00 00 00 00 01 00 00 01"), "WS_ERR_FRAME_TOO_BIG", 1009);
+  });
+  await t.step("a message of 16 MiB is accepted, one byte more is not", () => {
+    const head = concatBytes(hex("02 7f 00 00 00 00 01 00 00 00"), new Uint8Array(MIB16));
+    const ok = engine("client");
+    feed(ok.engine, concatBytes(head, hex("80 00")));
+    assert.equal(ok.errors.length, 0);
+    assert.equal(ok.events.length, 1);
+    const failing = engine("client");
+    feed(failing.engine, concatBytes(head, hex("80 01")));
+    assertFailing(failing, "WS_ERR_MESSAGE_TOO_BIG", 1009);
+  });
+  await t.step("1024 fragments are accepted, 1025 are not", () => {
+    const fragment = hex("00 01 61");
+    const many = (n: number): Uint8Array =>
+      concatBytes(
+        hex("01 01 61"),
+        ...Array.from({ length: n - 2 }, () => fragment),
+        hex("80 01 61"),
+      );
+    const ok = engine("client");
+    feed(ok.engine, many(1024));
+    assert.deepEqual(ok.events, [{ type: "text", data: "a".repeat(1024) }]);
+    const failing = engine("client");
+    feed(failing.engine, many(1025));
+    assertFailing(failing, "WS_ERR_TOO_MANY_FRAGMENTS", 1009);
+  });
+});
+
+Deno.test("engine: a payload trickled byte by byte is taken in linear time", () => {
+  // Regression: the chunk list used to be shifted once per chunk (quadratic:
+  // ~100 s for 512 KiB byte by byte). This finishes in well under a second.
+  const payload = new Uint8Array(512 * 1024).map((_, i) => i * 7);
+  const wire = frame(Opcode.Binary, payload);
+  const { engine: e, events } = engine("client");
+  for (let i = 0; i < wire.length; i++) e.receive(wire.slice(i, i + 1));
+  assert.equal(events.length, 1);
+  const event = events[0];
+  assert.ok(event.type === "binary");
+  assert.deepEqual(new Uint8Array(event.data), payload);
+});
+
+// ---------------------------------------------------------------------------
+// §5.3 / §5.2 Sending
+
+Deno.test("RFC 6455 §5.3: client frames are masked with the injected random", () => {
+  const { engine: client } = engine("client");
+  client.sendText("Hello");
+  assert.equal(toHex(client.takeOutput()[0]), "81 85 37 fa 21 3d 7f 9f 4d 51 58");
+  // A fresh key for every frame.
+  let counter = 0;
+  const keyed = record({ role: "client", random: (bytes) => bytes.fill(++counter) });
+  keyed.engine.sendText("a");
+  keyed.engine.sendBinary(hex("01"));
+  keyed.engine.ping(hex("02"));
+  keyed.engine.pong(hex("03"));
+  keyed.engine.close(1000);
+  assert.equal(
+    toHex(keyed.engine.takeOutput()[0]),
+    [
+      "81 81 01 01 01 01 60",
+      "82 81 02 02 02 02 03",
+      "89 81 03 03 03 03 01",
+      "8a 81 04 04 04 04 07",
+      "88 82 05 05 05 05 06 ed",
+    ].join(" "),
+  );
+});
+
+Deno.test("RFC 6455 §5.1: server frames are not masked", () => {
+  const { engine: server } = engine("server");
+  server.sendText("Hello");
+  server.ping(utf8("Hello"));
+  assert.equal(toHex(server.takeOutput()[0]), "81 05 48 65 6c 6c 6f 89 05 48 65 6c 6c 6f");
+});
+
+Deno.test("RFC 6455 §5.2: sent frames use the three length forms at 125/126/65535/65536", () => {
+  const expected: [number, string][] = [
+    [125, "7d"],
+    [126, "7e 00 7e"],
+    [65535, "7e ff ff"],
+    [65536, "7f 00 00 00 00 00 01 00 00"],
+    [65537, "7f 00 00 00 00 00 01 00 01"],
+  ];
+  for (const role of ROLES) {
+    for (const [length, lengthHex] of expected) {
+      for (const kind of ["binary", "text"] as const) {
+        const { engine: e } = engine(role);
+        const data = new Uint8Array(length).map((_, i) => 0x20 + (i % 90));
+        if (kind === "text") e.sendText(new TextDecoder().decode(data));
+        else e.sendBinary(data);
+        const output = concatBytes(...e.takeOutput());
+        const first = parseInt(lengthHex.slice(0, 2), 16) | (role === "client" ? 0x80 : 0);
+        const header =
+          `${kind === "text" ? "81" : "82"} ${first.toString(16)}${lengthHex.slice(2)}` +
+          (role === "client" ? " 37 fa 21 3d" : "");
+        const headerLength = header.split(" ").length;
+        assert.equal(toHex(output.subarray(0, headerLength)), header, `${role} ${kind} ${length}`);
+        const [sent, ...rest] = parseFrames(output);
+        assert.equal(rest.length, 0);
+        assert.deepEqual(sent.payload, data);
+        // Peers of the other role read it back.
+        const reader = engine(role === "client" ? "server" : "client");
+        feed(reader.engine, output);
+        assert.equal(reader.errors.length, 0);
+      }
+    }
+  }
+});
+
+Deno.test("RFC 6455 §5.4: sendFrame fragments a message", () => {
+  for (const role of ROLES) {
+    const { engine: e } = engine(role);
+    e.sendFrame(Opcode.Text, utf8("Hel"), { fin: false });
+    e.ping(utf8("mid"));
+    e.sendFrame(Opcode.Continuation, utf8("l"), { fin: false });
+    e.sendFrame(Opcode.Continuation, utf8("o"));
+    const output = concatBytes(...e.takeOutput());
+    assert.deepEqual(
+      parseFrames(output).map((f) => [f.fin, f.opcode, new TextDecoder().decode(f.payload)]),
+      [[false, 1, "Hel"], [true, 9, "mid"], [false, 0, "l"], [true, 0, "o"]],
+    );
+    if (role === "server") assert.equal(toHex(output.subarray(0, 5)), "01 03 48 65 6c");
+    const reader = engine(role === "client" ? "server" : "client");
+    feed(reader.engine, output);
+    assert.deepEqual(reader.events, [{ type: "ping", data: [...utf8("mid")] }, {
+      type: "text",
+      data: "Hello",
+    }]);
+    assert.throws(() => e.sendFrame(Opcode.Ping, new Uint8Array(0)), TypeError);
+  }
+});
+
+Deno.test("RFC 6455 §5.5: control payload limits when sending", () => {
+  for (const role of ROLES) {
+    const { engine: e } = engine(role);
+    assert.throws(() => e.ping(new Uint8Array(126)), RangeError);
+    assert.throws(() => e.pong(new Uint8Array(126)), RangeError);
+    e.ping(new Uint8Array(125));
+    assert.equal(parseFrames(e.takeOutput())[0].payload.length, 125);
+  }
+});
+
+Deno.test("engine: takeOutput coalesces small frames into one buffer", () => {
+  for (const role of ROLES) {
+    const { engine: e } = engine(role);
+    assert.deepEqual(e.takeOutput(), []);
+    e.sendText("a");
+    e.sendText("b");
+    e.sendBinary(hex("01 02"));
+    assert.ok(e.bufferedAmount > 0);
+    const out = e.takeOutput();
+    assert.equal(out.length, 1);
+    assert.equal(e.bufferedAmount, 0);
+    assert.equal(parseFrames(out[0]).length, 3);
+    assert.deepEqual(e.takeOutput(), []);
+  }
+  const { engine: server } = engine("server");
+  server.sendText("a");
+  server.sendText("b");
+  assert.equal(toHex(server.takeOutput()[0]), "81 01 61 81 01 62");
+});
+
+Deno.test("engine: sendBinary does not modify its argument", () => {
+  const { engine: e } = engine("client");
+  const data = hex("01 02 03 04 05");
+  e.sendBinary(data);
+  assert.equal(toHex(data), "01 02 03 04 05");
+});
+
+// ---------------------------------------------------------------------------
+// Lifecycle
+
+Deno.test("RFC 6455 §4: a CONNECTING engine neither sends nor receives until open()", () => {
+  for (const role of ROLES) {
+    const { engine: e, events } = record({ role, connecting: true });
+    assert.equal(e.state, ReadyState.CONNECTING);
+    assert.throws(() => e.sendText("x"), { code: "WS_ERR_NOT_OPEN" });
+    assert.throws(() => e.receive(peer(role, Opcode.Text, "x")), TypeError);
+    e.open();
+    assert.equal(e.state, ReadyState.OPEN);
+    feed(e, peer(role, Opcode.Text, "x"));
+    assert.deepEqual(events, [{ type: "text", data: "x" }]);
+  }
+});
+
+Deno.test("RFC 6455 §7.1.7: fail() queues a Close with the error's code; abort() queues nothing", () => {
+  for (const role of ROLES) {
+    const failing = engine(role);
+    failing.engine.fail(new WebSocketError("WS_ERR_INTERNAL", "boom", { closeCode: 1011 }));
+    assertFailing(failing, "WS_ERR_INTERNAL", 1011);
+
+    const aborted = engine(role);
+    aborted.engine.sendText("unsent");
+    aborted.engine.takeOutput();
+    aborted.engine.abort(
+      new WebSocketError("WS_ERR_CONNECTION_LOST", "gone", { closeCode: 1006 }),
+    );
+    assert.equal(aborted.engine.state, ReadyState.CLOSED);
+    assert.deepEqual(aborted.engine.takeOutput(), []);
+    assert.deepEqual(aborted.events, [
+      { type: "error", code: "WS_ERR_CONNECTION_LOST", closeCode: 1006 },
+      { type: "close", closeCode: 1006, reason: "", wasClean: false },
+    ]);
+    aborted.engine.abort();
+    aborted.engine.fail(new WebSocketError("WS_ERR_INTERNAL", "late", { closeCode: 1011 }));
+    assert.equal(aborted.events.length, 2, "close is reported once");
+  }
+});
