@@ -115,7 +115,17 @@ export function wsClosed(ws: WsClient): Promise<{ code: number; reason: string }
   });
 }
 
-async function report(base: string, id: string): Promise<{ closeCode: number; reason: string }> {
+/**
+ * Asks a contract server how connection `id` was closed.
+ *
+ * @param base The server base URL.
+ * @param id The connection id.
+ * @returns The close code and reason the server saw.
+ */
+export async function report(
+  base: string,
+  id: string,
+): Promise<{ closeCode: number; reason: string }> {
   const { ws } = await wsOpen(`${base}/report?id=${id}`);
   const message = await wsNext(ws);
   await wsClosed(ws);

@@ -1,0 +1,344 @@
+/**
+ * The `Bun.serve` adapter: our handshake policy (origins, subprotocols,
+ * `authorize`, custom headers) decides, Bun frames with its native
+ * WebSocket, and its server-level handlers drive one `EdgeSocket` per
+ * connection.
+ *
+ * What Bun's `ServerWebSocket` gives and lacks:
+ *
+ * - Pings: yes (`ws.ping()` and the `pong` handler), so `ping()` and
+ *   `heartbeat` work.
+ * - Send backpressure: half. `send()` resolves at once when Bun wrote the
+ *   message, and after Bun's `drain` when Bun had to queue it (`send`
+ *   returned -1); a message Bun dropped (0) rejects. Reading cannot be paused,
+ *   so `capabilities.backpressure` is `false`.
+ * - Compression: Bun's own permessage-deflate, with the `perMessageDeflate`
+ *   option; Bun does not report what it agreed, so `extensions` is inferred
+ *   from the offer (Bun answers
+ *   `permessage-deflate; client_no_context_takeover; server_no_context_takeover`).
+ * - Close codes: any code RFC 6455 §7.4 allows.
+ * - Largest message: Bun's `maxPayloadLength` (default 16 MiB), passed through.
+ *
+ * Bun's own types are not needed: the few this file uses are declared here.
+ *
+ * @module
+ */
+
+import { encodeClosePayload } from "../close.ts";
+import { WebSocketError } from "../errors.ts";
+import { negotiateUpgrade, parseExtensions, rejectionResponse } from "../handshake.ts";
+import {
+  EdgeSocket,
+  type SendOptions,
+  type SocketCapabilities,
+  type SocketDriver,
+  type SocketEvents,
+  type SocketOptions,
+} from "../socket.ts";
+import { customHeaders, type NativeUpgradeOptions, notOpen } from "./_native.ts";
+
+/** The part of Bun's `ServerWebSocket` this adapter uses. */
+export interface BunServerWebSocket<T> {
+  /** Per-connection data given to `server.upgrade`. */
+  readonly data: T;
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** Sends; returns bytes sent, -1 when queued (backpressure), 0 when dropped. */
+  send(data: string | Uint8Array<ArrayBuffer>, compress?: boolean): number;
+  /** Sends a Ping; same return values as `send`. */
+  ping(data?: Uint8Array<ArrayBuffer>): number;
+  /** Starts the closing handshake. */
+  close(code?: number, reason?: string): void;
+  /** Drops the connection at once. */
+  terminate(): void;
+  /** Bytes queued by Bun. */
+  getBufferedAmount(): number;
+}
+
+/** The part of Bun's `Server` this adapter uses. */
+export interface BunServer {
+  /** Upgrades a request; `false` if it is not a valid upgrade. */
+  upgrade<T>(request: Request, options?: { headers?: HeadersInit; data?: T }): boolean;
+}
+
+/** Bun's permessage-deflate settings, passed through. */
+export type BunPerMessageDeflate = boolean | {
+  /** Compress outgoing messages: `true`, `false`, or a shared/dedicated compressor. */
+  compress?: boolean | string;
+  /** Decompress incoming messages. */
+  decompress?: boolean | string;
+};
+
+/** Per-connection state carried in Bun's `ws.data`. */
+export interface BunSocketData {
+  /** The upgrade request. */
+  readonly request: Request;
+  /** The agreed subprotocol, or `""`. */
+  readonly protocol: string;
+  /** The extensions Bun is expected to have agreed, or `""`. */
+  readonly extensions: string;
+  /** The driver, once open. */
+  driver?: BunSocketDriver;
+}
+
+/** The `websocket` object to pass to `Bun.serve`. */
+export interface BunWebSocketHandler {
+  /** Bun's permessage-deflate (see {@linkcode BunWebSocketOptions.perMessageDeflate}). */
+  perMessageDeflate?: BunPerMessageDeflate;
+  /** Largest message Bun accepts, in bytes. */
+  maxPayloadLength?: number;
+  /** Bun's own idle timeout in seconds (0: off; Bun's default 120). */
+  idleTimeout?: number;
+  /** Bun's own pings (off: heartbeats are ours). */
+  sendPings?: boolean;
+  /** A connection opened. */
+  open(ws: BunServerWebSocket<BunSocketData>): void;
+  /** A message arrived. */
+  message(ws: BunServerWebSocket<BunSocketData>, message: string | Uint8Array): void;
+  /** A Pong arrived. */
+  pong(ws: BunServerWebSocket<BunSocketData>, data: Uint8Array): void;
+  /** Bun's send queue emptied. */
+  drain(ws: BunServerWebSocket<BunSocketData>): void;
+  /** The connection closed. */
+  close(ws: BunServerWebSocket<BunSocketData>, code: number, reason: string): void;
+}
+
+/** Options for {@linkcode createBunWebSocket}. */
+export interface BunWebSocketOptions extends NativeUpgradeOptions {
+  /** Our heartbeat: Ping every `interval` ms, close with 1006 without a Pong in `timeout` ms. */
+  heartbeat?: SocketOptions["heartbeat"];
+  /** Bun's permessage-deflate; default off. */
+  perMessageDeflate?: BunPerMessageDeflate;
+  /** Largest message Bun accepts, in bytes (Bun's default 16 MiB); larger ones close with 1009. */
+  maxPayloadLength?: number;
+  /** Called with each socket once open. */
+  onSocket: (socket: EdgeSocket, request: Request) => void;
+}
+
+/** What {@linkcode createBunWebSocket} returns. */
+export interface BunWebSocket {
+  /**
+   * Runs the handshake policy and upgrades. Resolves to `undefined` after an
+   * upgrade (return it from `fetch`), to the rejection `Response`, or to
+   * `null` when the request is no WebSocket upgrade at all (serve it yourself).
+   * Async because policy hooks may be; Bun's `fetch` may return a promise.
+   *
+   * @param request The request.
+   * @param server Bun's server (`fetch`'s second argument).
+   * @returns `undefined`, a rejection, or `null`.
+   */
+  upgrade(request: Request, server: BunServer): Promise<Response | undefined | null>;
+  /** Pass as `Bun.serve({ websocket })`. */
+  readonly websocket: BunWebSocketHandler;
+}
+
+/** What a `Bun.serve` socket can do (see the module documentation). */
+export const BUN_CAPABILITIES: SocketCapabilities = Object.freeze({
+  ping: true,
+  backpressure: false,
+  compression: true,
+  anyCloseCode: true,
+});
+
+/**
+ * A driver over Bun's `ServerWebSocket`, fed by the server-level handlers.
+ */
+export class BunSocketDriver implements SocketDriver {
+  readonly capabilities: SocketCapabilities = BUN_CAPABILITIES;
+  /** The hooks of the socket. */
+  readonly events: SocketEvents;
+  #ws: BunServerWebSocket<BunSocketData>;
+  #waiting: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+
+  /**
+   * Binds to Bun's socket.
+   *
+   * @param ws Bun's socket.
+   * @param events The hooks of the `EdgeSocket` being built.
+   */
+  constructor(ws: BunServerWebSocket<BunSocketData>, events: SocketEvents) {
+    this.#ws = ws;
+    this.events = events;
+  }
+
+  /** Bytes Bun has queued. */
+  get bufferedAmount(): number {
+    return this.#ws.getBufferedAmount();
+  }
+
+  /**
+   * Sends; resolves when Bun wrote it, or after `drain` when Bun queued it.
+   *
+   * @param data Text or bytes.
+   * @param options `compress: false` skips compression for this message.
+   * @returns Resolves when Bun took the bytes.
+   */
+  send(data: string | Uint8Array, options: SendOptions): Promise<void> {
+    if (this.#ws.readyState !== 1) return notOpen();
+    const sent = this.#ws.send(data as string | Uint8Array<ArrayBuffer>, options.compress ?? true);
+    if (sent > 0) return Promise.resolve();
+    if (sent === 0) {
+      return Promise.reject(
+        new WebSocketError("WS_ERR_CONNECTION_LOST", "Bun dropped the message", {
+          closeCode: 1006,
+        }),
+      );
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#waiting.push({ resolve, reject });
+    return promise;
+  }
+
+  /**
+   * Sends a Ping.
+   *
+   * @param payload The payload.
+   */
+  ping(payload: Uint8Array): void {
+    this.#ws.ping(payload as Uint8Array<ArrayBuffer>);
+  }
+
+  /**
+   * Starts the closing handshake.
+   *
+   * @param closeCode The code, or none.
+   * @param reason The reason.
+   * @throws {RangeError} For a code RFC 6455 §7.4 does not allow, or a reason over 123 bytes.
+   */
+  close(closeCode: number | undefined, reason: string): void {
+    encodeClosePayload(closeCode, reason);
+    if (closeCode === undefined) this.#ws.close();
+    else this.#ws.close(closeCode, reason);
+  }
+
+  /** No-op: Bun cannot pause reading a `ServerWebSocket`. */
+  setReading(_reading: boolean): void {}
+
+  /**
+   * Drops the connection.
+   *
+   * @param error Why, reported as the socket's error.
+   */
+  terminate(error?: WebSocketError): void {
+    if (error) this.events.error(error);
+    this.#ws.terminate();
+  }
+
+  /** Bun's queue emptied: resolve the sends waiting for it. */
+  drained(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const { resolve } of waiting) resolve();
+  }
+
+  /** The connection closed: reject the sends still waiting. */
+  closed(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const { reject } of waiting) {
+      reject(new WebSocketError("WS_ERR_NOT_OPEN", "WebSocket is not open"));
+    }
+  }
+}
+
+const BUN_DEFLATE_ANSWER =
+  "permessage-deflate; client_no_context_takeover; server_no_context_takeover";
+
+/**
+ * Builds the upgrade helper and the `websocket` handlers for `Bun.serve`.
+ *
+ * @param options Handshake policy, Bun's limits and compression, our
+ * heartbeat and idle timeout, and `onSocket`.
+ * @returns `upgrade` for `fetch` and `websocket` for `Bun.serve`.
+ *
+ * @example With Bun.serve (a stand-in server here, so the example runs anywhere)
+ * ```ts
+ * import { createBunWebSocket } from "@edgesocket/core/bun";
+ * import assert from "node:assert/strict";
+ *
+ * const ws = createBunWebSocket({
+ *   origins: ["https://chat.example"],
+ *   onSocket: (socket) => socket.onmessage = (event) => socket.send(event.data),
+ * });
+ * // Bun.serve({ fetch: async (req, server) => (await ws.upgrade(req, server)) ?? new Response("hi"),
+ * //             websocket: ws.websocket });
+ * const server = { upgrade: () => true };
+ * const plain = await ws.upgrade(new Request("http://localhost/"), server);
+ * assert.equal(plain, null);
+ * const request = new Request("http://localhost/", {
+ *   headers: { Upgrade: "websocket", Connection: "Upgrade", Host: "localhost",
+ *     Origin: "https://evil.example", "Sec-WebSocket-Version": "13",
+ *     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==" },
+ * });
+ * assert.equal((await ws.upgrade(request, server))?.status, 403);
+ * ```
+ */
+export function createBunWebSocket(options: BunWebSocketOptions): BunWebSocket {
+  const deflate = options.perMessageDeflate ?? false;
+  const { onSocket, perMessageDeflate: _d, maxPayloadLength, ...rest } = options;
+  const socketOptions: SocketOptions = rest;
+
+  const upgrade = async (
+    request: Request,
+    server: BunServer,
+  ): Promise<Response | undefined | null> => {
+    if (request.headers.get("upgrade") === null) return null;
+    const decision = await negotiateUpgrade(request, options);
+    if (!decision.accepted) return rejectionResponse(decision);
+    const headers = new Headers();
+    for (const [name, value] of customHeaders(decision)) headers.append(name, value);
+    if (decision.protocol !== "") headers.set("sec-websocket-protocol", decision.protocol);
+    let extensions = "";
+    if (deflate !== false) {
+      try {
+        const offers = parseExtensions(request.headers.get("sec-websocket-extensions") ?? "");
+        if (offers.some((offer) => offer.name === "permessage-deflate")) {
+          extensions = BUN_DEFLATE_ANSWER;
+        }
+      } catch {
+        // negotiateUpgrade already refused malformed offers.
+      }
+    }
+    const data: BunSocketData = { request, protocol: decision.protocol, extensions };
+    if (server.upgrade(request, { headers, data })) return undefined;
+    return new Response("WebSocket upgrade failed", { status: 400 });
+  };
+
+  const websocket: BunWebSocketHandler = {
+    perMessageDeflate: deflate,
+    ...(maxPayloadLength === undefined ? {} : { maxPayloadLength }),
+    // Bun's pings and idle close would act behind our socket's back: heartbeat
+    // and idleTimeout are ours.
+    idleTimeout: 0,
+    sendPings: false,
+    open(ws) {
+      const { data } = ws;
+      const socket = new EdgeSocket(data.request.url, (events) => {
+        data.driver = new BunSocketDriver(ws, events);
+        return data.driver;
+      }, socketOptions);
+      data.driver!.events.open(data.protocol, data.extensions);
+      onSocket(socket, data.request);
+    },
+    message(ws, message) {
+      // Copied: Bun may reuse the buffer after the handler returns.
+      ws.data.driver?.events.message(
+        typeof message === "string" ? message : new Uint8Array(message),
+      );
+    },
+    pong(ws, payload) {
+      ws.data.driver?.events.pong(new Uint8Array(payload));
+    },
+    drain(ws) {
+      ws.data.driver?.drained();
+    },
+    close(ws, code, reason) {
+      const driver = ws.data.driver;
+      if (!driver) return;
+      driver.closed();
+      // Bun reports 1006 when no Close frame arrived (RFC 6455 §7.1.5).
+      driver.events.close({ closeCode: code, reason, wasClean: code !== 1006 });
+    },
+  };
+  return { upgrade, websocket };
+}
