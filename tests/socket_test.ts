@@ -1,0 +1,458 @@
+import assert from "node:assert/strict";
+import { openWebSocket } from "../src/client.ts";
+import { upgradeConnection } from "../src/accept.ts";
+import { type ByteDuplex, CodecDriver, type CodecDriverInit } from "../src/connection.ts";
+import { WebSocketError } from "../src/errors.ts";
+import { Opcode } from "../src/frame.ts";
+import { createDuplexPair, createWebSocketPair, type WebSocketPairOptions } from "../src/pair.ts";
+import {
+  EdgeSocket,
+  type SocketOptions,
+  type WebSocketCloseEvent,
+  type WebSocketErrorEvent,
+} from "../src/socket.ts";
+import { concatBytes, parseFrames } from "./_fixtures.ts";
+
+type Options = WebSocketPairOptions;
+
+interface Setup {
+  name: string;
+  /** Two open sockets, `[client, server]`, each with its own options. */
+  connect(client?: Options, server?: Options): Promise<[EdgeSocket, EdgeSocket]>;
+}
+
+/** `createWebSocketPair` takes one options object; build each side like it does. */
+function socketOn(duplex: ByteDuplex, init: CodecDriverInit & SocketOptions): EdgeSocket {
+  let driver: CodecDriver | undefined;
+  const socket = new EdgeSocket("ws://in-memory/", (events) => {
+    driver = new CodecDriver(init, events);
+    return driver;
+  }, init);
+  driver!.attach(duplex);
+  driver!.open("", "");
+  return socket;
+}
+
+const SETUPS: Setup[] = [
+  {
+    name: "createWebSocketPair",
+    connect(client = {}, server = {}) {
+      if (Object.keys(client).length === 0 && Object.keys(server).length === 0) {
+        return Promise.resolve(createWebSocketPair());
+      }
+      const [a, b] = createDuplexPair();
+      return Promise.resolve([
+        socketOn(a, { ...client, role: "client" }),
+        socketOn(b, { ...server, role: "server" }),
+      ]);
+    },
+  },
+  {
+    name: "duplex + upgradeConnection/openWebSocket",
+    async connect(client = {}, server = {}) {
+      const [a, b] = createDuplexPair();
+      const accepting = upgradeConnection(b, { protocols: ["chat"], ...server });
+      const socket = openWebSocket("ws://localhost/path", a, { protocols: ["chat"], ...client });
+      await socket.opened;
+      return [socket, await accepting];
+    },
+  },
+];
+
+function nextEvent<K extends "open" | "message" | "close" | "error">(
+  socket: EdgeSocket,
+  type: K,
+): Promise<
+  K extends "close" ? WebSocketCloseEvent : K extends "error" ? WebSocketErrorEvent : MessageEvent
+> {
+  return new Promise((resolve) => socket.addEventListener(type, resolve as never, { once: true }));
+}
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A raw peer on a duplex: reads (and keeps) everything, never answers. */
+function silentPeer(duplex: ByteDuplex): { received: Uint8Array[]; done: Promise<void> } {
+  const received: Uint8Array[] = [];
+  const reader = duplex.readable.getReader();
+  const done = (async () => {
+    while (true) {
+      // An aborted transport errors the stream: that ends the peer too.
+      const result = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+      if (result.done) return;
+      received.push(result.value);
+    }
+  })();
+  return { received, done };
+}
+
+for (const setup of SETUPS) {
+  Deno.test(`EdgeSocket over ${setup.name}: events API`, async (t) => {
+    await t.step("onopen fires, readyState is OPEN", async () => {
+      const [client, server] = await setup.connect();
+      const opened = new Promise<Event>((resolve) => client.onopen = resolve);
+      assert.equal((await opened).type, "open");
+      assert.equal(client.readyState, EdgeSocket.OPEN);
+      assert.equal(server.readyState, 1);
+      client.close();
+      await server.closed;
+    });
+    await t.step("onmessage with each binaryType", async () => {
+      const [client, server] = await setup.connect();
+      const received: unknown[] = [];
+      client.onmessage = (event) => received.push(event.data);
+      const waitFor = async (n: number): Promise<void> => {
+        while (received.length < n) await nextEvent(client, "message");
+      };
+      await server.send("text");
+      await waitFor(1);
+      assert.equal(received[0], "text");
+      client.binaryType = "arraybuffer";
+      await server.send(new Uint8Array([1, 2, 3]));
+      await waitFor(2);
+      assert.ok(received[1] instanceof ArrayBuffer);
+      assert.deepEqual([...new Uint8Array(received[1] as ArrayBuffer)], [1, 2, 3]);
+      client.binaryType = "blob";
+      await server.send(new Uint16Array([0x0201]).buffer);
+      await waitFor(3);
+      assert.ok(received[2] instanceof Blob);
+      assert.deepEqual([...new Uint8Array(await (received[2] as Blob).arrayBuffer())], [1, 2]);
+      client.binaryType = "uint8array";
+      await server.send(new Blob([new Uint8Array([9, 8])]));
+      await waitFor(4);
+      assert.ok(received[3] instanceof Uint8Array);
+      assert.deepEqual([...(received[3] as Uint8Array)], [9, 8]);
+      // A view with an offset sends only its bytes.
+      await server.send(new Uint8Array([0, 7, 6, 0]).subarray(1, 3));
+      await waitFor(5);
+      assert.deepEqual([...(received[4] as Uint8Array)], [7, 6]);
+      client.close(1000);
+      await client.closed;
+    });
+    await t.step("onclose with code, reason and wasClean on both sides", async () => {
+      const [client, server] = await setup.connect();
+      const serverClose = nextEvent(server, "close");
+      const clientClose = new Promise<WebSocketCloseEvent>((resolve) => client.onclose = resolve);
+      client.close(4001, "done");
+      assert.equal(client.readyState, EdgeSocket.CLOSING);
+      const [s, c] = await Promise.all([serverClose, clientClose]);
+      assert.deepEqual([s.code, s.reason, s.wasClean], [4001, "done", true]);
+      assert.deepEqual([c.code, c.reason, c.wasClean], [4001, "done", true]);
+      assert.equal(client.readyState, EdgeSocket.CLOSED);
+      assert.equal(server.readyState, EdgeSocket.CLOSED);
+    });
+    await t.step("onerror carries the typed error (message too big → 1009)", async () => {
+      const [client, server] = await setup.connect({}, { maxMessageSize: 10 });
+      const serverError = new Promise<WebSocketErrorEvent>((resolve) => server.onerror = resolve);
+      const serverClose = nextEvent(server, "close");
+      const clientClose = nextEvent(client, "close");
+      await client.send("x".repeat(11));
+      const error = (await serverError).error;
+      assert.ok(error instanceof WebSocketError);
+      assert.equal(error.code, "WS_ERR_MESSAGE_TOO_BIG");
+      assert.equal(error.closeCode, 1009);
+      const s = await serverClose;
+      assert.deepEqual([s.code, s.wasClean], [1006, false]);
+      const c = await clientClose;
+      assert.equal(c.code, 1009, "the client hears 1009 from the server");
+      await assert.rejects(server.closed, { code: "WS_ERR_MESSAGE_TOO_BIG" });
+    });
+  });
+
+  Deno.test(`EdgeSocket over ${setup.name}: WebSocketStream API`, async (t) => {
+    await t.step("opened, readable, writable; writer.close() closes with 1000", async () => {
+      const [client, server] = await setup.connect();
+      const info = await client.opened;
+      // Take the streams at once: `readable` queues messages from its creation on.
+      const clientReadable = info.readable;
+      assert.equal(info.protocol, setup.name.startsWith("duplex") ? "chat" : "");
+      assert.equal(info.extensions, "");
+      const { readable, writable } = await server.opened;
+      const writer = info.writable.getWriter();
+      await writer.write("one");
+      await writer.write(new Uint8Array([2]));
+      const reader = readable.getReader();
+      assert.equal((await reader.read()).value, "one");
+      assert.deepEqual((await reader.read()).value, new Uint8Array([2]));
+      const serverWriter = writable.getWriter();
+      await serverWriter.write("back");
+      const clientReader = clientReadable.getReader();
+      assert.equal((await clientReader.read()).value, "back");
+      await writer.close();
+      assert.deepEqual(await server.closed, { closeCode: 1000, reason: "" });
+      assert.deepEqual(await client.closed, { closeCode: 1000, reason: "" });
+      assert.equal((await reader.read()).done, true, "readable ends on a clean close");
+    });
+    await t.step("close({ closeCode, reason }) resolves closed on both sides", async () => {
+      const [client, server] = await setup.connect();
+      server.close({ closeCode: 1001, reason: "going away" });
+      assert.deepEqual(await client.closed, { closeCode: 1001, reason: "going away" });
+      assert.deepEqual(await server.closed, { closeCode: 1001, reason: "going away" });
+    });
+    await t.step("closed rejects with a WebSocketError after an abnormal close", async () => {
+      const [client, server] = await setup.connect();
+      const readable = server.readable;
+      client.terminate();
+      await assert.rejects(
+        server.closed,
+        (error: unknown) =>
+          error instanceof WebSocketError && error.code === "WS_ERR_CONNECTION_LOST" &&
+          error.closeCode === 1006,
+      );
+      await assert.rejects(client.closed, WebSocketError);
+      await assert.rejects(readable.getReader().read(), WebSocketError);
+    });
+  });
+
+  Deno.test(`EdgeSocket over ${setup.name}: async iteration ends at close`, async () => {
+    const [client, server] = await setup.connect();
+    const sending = (async () => {
+      for (const message of ["a", "b", "c"]) await server.send(message);
+      server.close(1000);
+    })();
+    const received: unknown[] = [];
+    for await (const message of client) received.push(message);
+    await sending;
+    assert.deepEqual(received, ["a", "b", "c"]);
+    assert.equal(client.readyState, EdgeSocket.CLOSED);
+  });
+
+  Deno.test(`EdgeSocket over ${setup.name}: send() is awaitable, bufferedAmount returns to 0`, async () => {
+    const [client, server] = await setup.connect();
+    const big = new Uint8Array(200_000);
+    const sent = client.send(big);
+    assert.ok(client.bufferedAmount >= big.length, `${client.bufferedAmount}`);
+    const arrived = nextEvent(server, "message");
+    await sent;
+    await arrived;
+    assert.equal(client.bufferedAmount, 0);
+    client.close();
+    await client.closed;
+  });
+
+  Deno.test(`EdgeSocket over ${setup.name}: send after close rejects with WS_ERR_NOT_OPEN`, async () => {
+    const [client] = await setup.connect();
+    client.close(1000);
+    // Not awaited: must not surface as an unhandled rejection (Deno fails the test if it does).
+    client.send("ignored");
+    await assert.rejects(client.send("late"), { code: "WS_ERR_NOT_OPEN" });
+    await client.closed;
+    await assert.rejects(client.send("later"), { code: "WS_ERR_NOT_OPEN" });
+    await assert.rejects(client.ping(), { code: "WS_ERR_NOT_OPEN" });
+  });
+
+  Deno.test(`EdgeSocket over ${setup.name}: ping() resolves with the round-trip time`, async () => {
+    let clock = 1000;
+    const [client, server] = await setup.connect({ now: () => clock });
+    const rtt = client.ping(new Uint8Array([1, 2]));
+    clock = 1042;
+    assert.equal(await rtt, 42);
+    // Concurrent pings resolve independently.
+    const [a, b] = [client.ping(), client.ping()];
+    clock = 1050;
+    assert.deepEqual(await Promise.all([a, b]), [8, 8]);
+    await assert.rejects(client.ping(new Uint8Array(118)), RangeError);
+    // The server's clock is real: a number ≥ 0.
+    const real = await server.ping();
+    assert.ok(typeof real === "number" && real >= 0);
+    client.close();
+    await client.closed;
+  });
+
+  Deno.test(`EdgeSocket over ${setup.name}: idle timeout closes with 1001`, async () => {
+    const [client, server] = await setup.connect({}, { idleTimeout: 30 });
+    const [c, s] = await Promise.all([nextEvent(client, "close"), nextEvent(server, "close")]);
+    assert.deepEqual([c.code, c.wasClean], [1001, true]);
+    assert.deepEqual([s.code, s.wasClean], [1001, true]);
+  });
+
+  Deno.test(`EdgeSocket over ${setup.name}: a heartbeat keeps a live peer open`, async () => {
+    const [client, server] = await setup.connect({ heartbeat: { interval: 10, timeout: 20 } });
+    // Several intervals later the socket is still open: every Ping got its Pong
+    // (a silent peer is closed after interval + timeout, see below).
+    await delay(120);
+    assert.equal(client.readyState, EdgeSocket.OPEN);
+    assert.equal(server.readyState, EdgeSocket.OPEN);
+    client.close();
+    await client.closed;
+  });
+
+  Deno.test(`EdgeSocket over ${setup.name}: terminate()`, async () => {
+    const [client, server] = await setup.connect();
+    const serverError = nextEvent(server, "error");
+    const clientClose = nextEvent(client, "close");
+    const serverClose = nextEvent(server, "close");
+    client.terminate();
+    const c = await clientClose;
+    assert.deepEqual([c.code, c.wasClean], [1006, false]);
+    const s = await serverClose;
+    assert.deepEqual([s.code, s.wasClean], [1006, false]);
+    assert.equal((await serverError).error.code, "WS_ERR_CONNECTION_LOST");
+  });
+}
+
+Deno.test("EdgeSocket: send while CONNECTING throws InvalidStateError", async () => {
+  const [a, b] = createDuplexPair();
+  const socket = openWebSocket("ws://localhost/", a, { handshakeTimeout: 1000 });
+  assert.equal(socket.readyState, EdgeSocket.CONNECTING);
+  assert.throws(
+    () => socket.send("early"),
+    (error: unknown) => error instanceof DOMException && error.name === "InvalidStateError",
+  );
+  // Let the handshake finish so nothing leaks.
+  const server = await upgradeConnection(b);
+  await socket.opened;
+  socket.close();
+  await server.closed;
+});
+
+Deno.test("EdgeSocket: the close handshake times out when the peer never answers", async () => {
+  const [a, b] = createDuplexPair();
+  const peer = silentPeer(b);
+  const socket = socketOn(a, { role: "client", closeTimeout: 50 });
+  await socket.opened;
+  const error = nextEvent(socket, "error");
+  const close = nextEvent(socket, "close");
+  socket.close(1000, "bye");
+  assert.equal(socket.readyState, EdgeSocket.CLOSING);
+  const event = await close;
+  assert.deepEqual([event.code, event.wasClean], [1006, false]);
+  assert.equal((await error).error.code, "WS_ERR_CLOSE_TIMEOUT");
+  await assert.rejects(socket.closed, { code: "WS_ERR_CLOSE_TIMEOUT" });
+  await peer.done;
+  // The peer got our Close frame, masked, with the code and reason.
+  const frames = parseFrames(concatBytes(...peer.received));
+  assert.equal(frames.at(-1)?.opcode, Opcode.Close);
+  assert.ok(frames.at(-1)?.mask);
+});
+
+Deno.test("EdgeSocket: heartbeat against a peer that never pongs closes with WS_ERR_PONG_TIMEOUT", async () => {
+  const [a, b] = createDuplexPair();
+  const peer = silentPeer(b);
+  const socket = socketOn(a, { role: "server", heartbeat: { interval: 20, timeout: 20 } });
+  const error = nextEvent(socket, "error");
+  const close = nextEvent(socket, "close");
+  const event = await close;
+  assert.deepEqual([event.code, event.wasClean], [1006, false]);
+  assert.equal((await error).error.code, "WS_ERR_PONG_TIMEOUT");
+  await assert.rejects(socket.closed, { code: "WS_ERR_PONG_TIMEOUT" });
+  await peer.done;
+  const frames = parseFrames(concatBytes(...peer.received));
+  assert.ok(frames.some((frame) => frame.opcode === Opcode.Ping), "a Ping went out");
+});
+
+Deno.test("EdgeSocket: backpressure — a reader that stops reading stops the sender", async () => {
+  const HWM = 2;
+  const COUNT = 60;
+  const SIZE = 16 * 1024;
+  const [a, b] = createDuplexPair();
+  const client = socketOn(a, { role: "client" });
+  const server = socketOn(b, { role: "server", readableHighWaterMark: HWM });
+  await server.opened;
+  const readable = server.readable; // Created but not read.
+  let delivered = 0;
+  server.addEventListener("message", () => delivered++);
+  let resolved = 0;
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < COUNT; i++) {
+    const message = new Uint8Array(SIZE).fill(i);
+    sends.push(client.send(message).then(() => void resolved++));
+  }
+  await delay(100);
+  // The server read at most what fills its queue (plus the chunk it was
+  // parsing); the duplex (64 KiB) and the client's buffer hold the rest.
+  assert.ok(delivered <= HWM + 1, `delivered ${delivered}`);
+  assert.ok(resolved < COUNT - 4, `resolved ${resolved}`);
+  assert.ok(client.bufferedAmount > (COUNT - HWM - 8) * SIZE, `buffered ${client.bufferedAmount}`);
+  const stalled = delivered;
+  await delay(50);
+  assert.equal(delivered, stalled, "no progress while nobody reads");
+  // Resume: everything arrives, in order.
+  const reader = readable.getReader();
+  for (let i = 0; i < COUNT; i++) {
+    const { value } = await reader.read();
+    assert.ok(value instanceof Uint8Array);
+    assert.equal(value.length, SIZE);
+    assert.equal(value[0], i);
+  }
+  await Promise.all(sends);
+  assert.equal(resolved, COUNT);
+  assert.equal(client.bufferedAmount, 0);
+  reader.releaseLock();
+  client.close();
+  await server.closed;
+});
+
+Deno.test("upgradeConnection: a rejected handshake answers with its status on the duplex", async () => {
+  const [a, b] = createDuplexPair();
+  const accepting = upgradeConnection(b, { origins: ["https://good.example"] });
+  const writer = a.writable.getWriter();
+  await writer.write(new TextEncoder().encode(
+    "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+      "Origin: https://evil.example\r\n\r\n",
+  ));
+  await assert.rejects(
+    accepting,
+    (error: unknown) =>
+      error instanceof WebSocketError && error.code === "WS_ERR_HANDSHAKE_REJECTED" &&
+      error.status === 403,
+  );
+  const response = await new Response(a.readable).text();
+  assert.match(response, /^HTTP\/1\.1 403 /);
+});
+
+Deno.test("upgradeConnection: a request that is not an upgrade gets 400 / 426", async () => {
+  for (
+    const [request, status] of [
+      ["GET / HTTP/1.1\r\nHost: x\r\n\r\n", 400],
+      [
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+        426,
+      ],
+    ] as const
+  ) {
+    const [a, b] = createDuplexPair();
+    const accepting = upgradeConnection(b);
+    const writer = a.writable.getWriter();
+    await writer.write(new TextEncoder().encode(request));
+    await assert.rejects(accepting, { status });
+    const response = await new Response(a.readable).text();
+    assert.match(response, new RegExp(`^HTTP/1\\.1 ${status} `));
+    if (status === 426) assert.match(response, /sec-websocket-version: 13/i);
+  }
+});
+
+Deno.test("openWebSocket: a non-101 answer rejects opened with the status and closes with 1006", async () => {
+  const [a, b] = createDuplexPair();
+  const socket = openWebSocket("ws://localhost/", a);
+  const close = nextEvent(socket, "close");
+  const reader = b.readable.getReader();
+  const { value } = await reader.read();
+  assert.match(new TextDecoder().decode(value), /^GET \/ HTTP\/1\.1\r\n/);
+  const writer = b.writable.getWriter();
+  await writer.write(
+    new TextEncoder().encode("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
+  );
+  await assert.rejects(
+    socket.opened,
+    (error: unknown) => error instanceof WebSocketError && error.status === 403,
+  );
+  const event = await close;
+  assert.deepEqual([event.code, event.wasClean], [1006, false]);
+  await assert.rejects(socket.closed, WebSocketError);
+  reader.releaseLock();
+});
+
+Deno.test("openWebSocket: when the server picks no subprotocol, both report none", async () => {
+  const [a, b] = createDuplexPair();
+  const accepting = upgradeConnection(b, { protocols: ["chat"] });
+  const socket = openWebSocket("ws://localhost/", a, { protocols: ["other"] });
+  // RFC 6455 §4.2.2: the server may pick none of the offered subprotocols.
+  const server = await accepting;
+  const { protocol } = await socket.opened;
+  assert.equal(protocol, "");
+  assert.equal(server.protocol, "");
+  socket.close();
+  await server.closed;
+});
