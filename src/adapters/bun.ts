@@ -77,6 +77,10 @@ export interface BunSocketData {
   readonly protocol: string;
   /** The extensions Bun is expected to have agreed, or `""`. */
   readonly extensions: string;
+  /** Receives the socket once open. */
+  readonly onSocket: (socket: EdgeSocket, request: Request) => void;
+  /** Heartbeat, idle timeout and stream sizes of the socket. */
+  readonly socketOptions: SocketOptions;
   /** The driver, once open. */
   driver?: BunSocketDriver;
 }
@@ -103,17 +107,26 @@ export interface BunWebSocketHandler {
   close(ws: BunServerWebSocket<BunSocketData>, code: number, reason: string): void;
 }
 
-/** Options for {@linkcode createBunWebSocket}. */
-export interface BunWebSocketOptions extends NativeUpgradeOptions {
-  /** Our heartbeat: Ping every `interval` ms, close with 1006 without a Pong in `timeout` ms. */
-  heartbeat?: SocketOptions["heartbeat"];
+/** Bun's server-level WebSocket settings, for {@linkcode createBunWebSocketHandler}. */
+export interface BunHandlerOptions {
   /** Bun's permessage-deflate; default off. */
   perMessageDeflate?: BunPerMessageDeflate;
   /** Largest message Bun accepts, in bytes (Bun's default 16 MiB); larger ones close with 1009. */
   maxPayloadLength?: number;
+}
+
+/** Options for {@linkcode upgradeBunRequest}. */
+export interface BunUpgradeOptions extends NativeUpgradeOptions {
+  /** Our heartbeat: Ping every `interval` ms, close with 1006 without a Pong in `timeout` ms. */
+  heartbeat?: SocketOptions["heartbeat"];
+  /** Whether the handler has permessage-deflate on (to report `extensions`). Default off. */
+  perMessageDeflate?: BunPerMessageDeflate;
   /** Called with each socket once open. */
   onSocket: (socket: EdgeSocket, request: Request) => void;
 }
+
+/** Options for {@linkcode createBunWebSocket}. */
+export interface BunWebSocketOptions extends BunUpgradeOptions, BunHandlerOptions {}
 
 /** What {@linkcode createBunWebSocket} returns. */
 export interface BunWebSocket {
@@ -245,6 +258,119 @@ const BUN_DEFLATE_ANSWER =
   "permessage-deflate; client_no_context_takeover; server_no_context_takeover";
 
 /**
+ * Runs the handshake policy on a `Bun.serve` request and upgrades it; the
+ * socket goes to `options.onSocket` once open. The server's `websocket` must
+ * be a {@linkcode createBunWebSocketHandler} handler.
+ *
+ * @param request The request.
+ * @param server Bun's server (`fetch`'s second argument).
+ * @param options Handshake policy, heartbeat, idle timeout, and `onSocket`.
+ * @returns `undefined` after an upgrade, the rejection `Response`, or `null`
+ * for a request that is no upgrade at all.
+ *
+ * @example Refusing a foreign origin (a stand-in server, so it runs anywhere)
+ * ```ts
+ * import { upgradeBunRequest } from "@edgesocket/core/bun";
+ * import assert from "node:assert/strict";
+ *
+ * const request = new Request("http://localhost/", {
+ *   headers: { Upgrade: "websocket", Connection: "Upgrade", Host: "localhost",
+ *     Origin: "https://evil.example", "Sec-WebSocket-Version": "13",
+ *     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==" },
+ * });
+ * const response = await upgradeBunRequest(request, { upgrade: () => true }, {
+ *   origins: ["https://chat.example"],
+ *   onSocket: () => {},
+ * });
+ * assert.equal(response?.status, 403);
+ * ```
+ */
+export async function upgradeBunRequest(
+  request: Request,
+  server: BunServer,
+  options: BunUpgradeOptions,
+): Promise<Response | undefined | null> {
+  if (request.headers.get("upgrade") === null) return null;
+  const decision = await negotiateUpgrade(request, options);
+  if (!decision.accepted) return rejectionResponse(decision);
+  const headers = new Headers();
+  for (const [name, value] of customHeaders(decision)) headers.append(name, value);
+  if (decision.protocol !== "") headers.set("sec-websocket-protocol", decision.protocol);
+  let extensions = "";
+  if ((options.perMessageDeflate ?? false) !== false) {
+    const offers = parseExtensions(request.headers.get("sec-websocket-extensions") ?? "");
+    if (offers.some((offer) => offer.name === "permessage-deflate")) {
+      extensions = BUN_DEFLATE_ANSWER;
+    }
+  }
+  const { onSocket, perMessageDeflate: _deflate, ...socketOptions } = options;
+  const data: BunSocketData = {
+    request,
+    protocol: decision.protocol,
+    extensions,
+    onSocket,
+    socketOptions,
+  };
+  if (server.upgrade(request, { headers, data })) return undefined;
+  return new Response("WebSocket upgrade failed", { status: 400 });
+}
+
+/**
+ * The `websocket` handlers for `Bun.serve`: each connection upgraded by
+ * {@linkcode upgradeBunRequest} becomes an `EdgeSocket`. Bun's own pings and
+ * idle close are off (heartbeat and idle timeout are the socket's).
+ *
+ * @param options Bun's compression and size limit.
+ * @returns The object to pass as `Bun.serve({ websocket })`.
+ *
+ * @example Settings
+ * ```ts
+ * import { createBunWebSocketHandler } from "@edgesocket/core/bun";
+ * import assert from "node:assert/strict";
+ *
+ * const websocket = createBunWebSocketHandler({ perMessageDeflate: true });
+ * assert.equal(websocket.sendPings, false);
+ * ```
+ */
+export function createBunWebSocketHandler(options: BunHandlerOptions = {}): BunWebSocketHandler {
+  const { perMessageDeflate = false, maxPayloadLength } = options;
+  return {
+    perMessageDeflate,
+    ...(maxPayloadLength === undefined ? {} : { maxPayloadLength }),
+    idleTimeout: 0,
+    sendPings: false,
+    open(ws) {
+      const { data } = ws;
+      const socket = new EdgeSocket(data.request.url, (events) => {
+        data.driver = new BunSocketDriver(ws, events);
+        return data.driver;
+      }, data.socketOptions);
+      data.driver!.events.open(data.protocol, data.extensions);
+      data.onSocket(socket, data.request);
+    },
+    message(ws, message) {
+      // Copied: Bun may reuse the buffer after the handler returns.
+      ws.data.driver?.events.message(
+        typeof message === "string" ? message : new Uint8Array(message),
+      );
+    },
+    pong(ws, payload) {
+      ws.data.driver?.events.pong(new Uint8Array(payload));
+    },
+    drain(ws) {
+      ws.data.driver?.drained();
+    },
+    close(ws, code, reason) {
+      const driver = ws.data.driver;
+      if (!driver) return;
+      driver.closed();
+      // Bun reports 1006 when no Close frame arrived (RFC 6455 §7.1.5).
+      driver.events.close({ closeCode: code, reason, wasClean: code !== 1006 });
+    },
+  };
+}
+
+/**
  * Builds the upgrade helper and the `websocket` handlers for `Bun.serve`.
  *
  * @param options Handshake policy, Bun's limits and compression, our
@@ -274,71 +400,9 @@ const BUN_DEFLATE_ANSWER =
  * ```
  */
 export function createBunWebSocket(options: BunWebSocketOptions): BunWebSocket {
-  const deflate = options.perMessageDeflate ?? false;
-  const { onSocket, perMessageDeflate: _d, maxPayloadLength, ...rest } = options;
-  const socketOptions: SocketOptions = rest;
-
-  const upgrade = async (
-    request: Request,
-    server: BunServer,
-  ): Promise<Response | undefined | null> => {
-    if (request.headers.get("upgrade") === null) return null;
-    const decision = await negotiateUpgrade(request, options);
-    if (!decision.accepted) return rejectionResponse(decision);
-    const headers = new Headers();
-    for (const [name, value] of customHeaders(decision)) headers.append(name, value);
-    if (decision.protocol !== "") headers.set("sec-websocket-protocol", decision.protocol);
-    let extensions = "";
-    if (deflate !== false) {
-      try {
-        const offers = parseExtensions(request.headers.get("sec-websocket-extensions") ?? "");
-        if (offers.some((offer) => offer.name === "permessage-deflate")) {
-          extensions = BUN_DEFLATE_ANSWER;
-        }
-      } catch {
-        // negotiateUpgrade already refused malformed offers.
-      }
-    }
-    const data: BunSocketData = { request, protocol: decision.protocol, extensions };
-    if (server.upgrade(request, { headers, data })) return undefined;
-    return new Response("WebSocket upgrade failed", { status: 400 });
+  const { maxPayloadLength: _max, ...upgradeOptions } = options;
+  return {
+    upgrade: (request, server) => upgradeBunRequest(request, server, upgradeOptions),
+    websocket: createBunWebSocketHandler(options),
   };
-
-  const websocket: BunWebSocketHandler = {
-    perMessageDeflate: deflate,
-    ...(maxPayloadLength === undefined ? {} : { maxPayloadLength }),
-    // Bun's pings and idle close would act behind our socket's back: heartbeat
-    // and idleTimeout are ours.
-    idleTimeout: 0,
-    sendPings: false,
-    open(ws) {
-      const { data } = ws;
-      const socket = new EdgeSocket(data.request.url, (events) => {
-        data.driver = new BunSocketDriver(ws, events);
-        return data.driver;
-      }, socketOptions);
-      data.driver!.events.open(data.protocol, data.extensions);
-      onSocket(socket, data.request);
-    },
-    message(ws, message) {
-      // Copied: Bun may reuse the buffer after the handler returns.
-      ws.data.driver?.events.message(
-        typeof message === "string" ? message : new Uint8Array(message),
-      );
-    },
-    pong(ws, payload) {
-      ws.data.driver?.events.pong(new Uint8Array(payload));
-    },
-    drain(ws) {
-      ws.data.driver?.drained();
-    },
-    close(ws, code, reason) {
-      const driver = ws.data.driver;
-      if (!driver) return;
-      driver.closed();
-      // Bun reports 1006 when no Close frame arrived (RFC 6455 §7.1.5).
-      driver.events.close({ closeCode: code, reason, wasClean: code !== 1006 });
-    },
-  };
-  return { upgrade, websocket };
 }
