@@ -607,7 +607,8 @@ export class WebSocketEngine {
   }
 
   /**
-   * Queues a binary message as one frame. `data` is not modified.
+   * Queues a binary message as one frame. `data` is not modified, and is
+   * copied: the caller may reuse it at once.
    *
    * @param data The bytes.
    * @throws {WebSocketError} `WS_ERR_NOT_OPEN` unless OPEN.
@@ -709,11 +710,13 @@ export class WebSocketEngine {
     const length = payload.length;
     const headerLength = frameHeaderLength(length, !this.#server);
     if (this.#server && length > COALESCE_LIMIT) {
-      // Large server payloads go out as they are, without a copy.
+      // Large server payloads skip the header concat, but are still copied:
+      // the transport writes later, and a caller may reuse its buffer as soon
+      // as send() returns (WHATWG WebSocket send() snapshots the data).
       const header = new Uint8Array(headerLength);
       this.#writeHeader(header, opcode, length, fin, rsv1);
       this.#push(header);
-      this.#push(payload);
+      this.#push(payload.slice());
       return;
     }
     const frame = new Uint8Array(headerLength + length);
