@@ -863,6 +863,25 @@ Deno.test("engine: takeOutput coalesces small frames into one buffer", () => {
   assert.equal(toHex(server.takeOutput()[0]), "81 01 61 81 01 62");
 });
 
+Deno.test("engine: sendBinary snapshots its argument, large server frames included", () => {
+  // Regression: server payloads over 64 KiB were queued by reference, so a
+  // caller reusing its buffer after send() changed the bytes on the wire.
+  for (const role of ROLES) {
+    for (const size of [10, 65536, 65537, 200_000]) {
+      const { engine: e } = engine(role);
+      const data = new Uint8Array(size).fill(1);
+      e.sendBinary(data);
+      e.sendFrame(Opcode.Binary, data);
+      data.fill(2);
+      const frames = parseFrames(e.takeOutput());
+      assert.equal(frames.length, 2);
+      for (const sent of frames) {
+        assert.ok(sent.payload.every((b) => b === 1), `${role} ${size}`);
+      }
+    }
+  }
+});
+
 Deno.test("engine: sendBinary does not modify its argument", () => {
   const { engine: e } = engine("client");
   const data = hex("01 02 03 04 05");

@@ -229,6 +229,21 @@ for (const setup of SETUPS) {
     await client.closed;
   });
 
+  Deno.test(`EdgeSocket over ${setup.name}: send() snapshots the data`, async () => {
+    const [client, server] = await setup.connect();
+    client.binaryType = "uint8array";
+    for (const size of [100, 100_000]) {
+      const arrived = nextEvent(client, "message");
+      const buffer = new Uint8Array(size).fill(1);
+      server.send(buffer);
+      buffer.fill(2); // Reused at once, as browser code may do.
+      const { data } = await arrived;
+      assert.ok((data as Uint8Array).every((b) => b === 1), `${size}`);
+    }
+    client.close();
+    await server.closed;
+  });
+
   Deno.test(`EdgeSocket over ${setup.name}: send after close rejects with WS_ERR_NOT_OPEN`, async () => {
     const [client] = await setup.connect();
     client.close(1000);
