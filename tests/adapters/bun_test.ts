@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { BUN_CAPABILITIES } from "../../src/adapters/bun.ts";
 import { peerTest, REPO_ROOT, requireTool, spawnPeer } from "../_peers/mod.ts";
 import { type ContractServer, contractTests, report, wsClosed, wsOpen } from "./_bun_clients.ts";
+import { adapterSuite } from "./_suite.ts";
 
 async function startBun(): Promise<ContractServer> {
   const peer = await spawnPeer(requireTool("bun").path, {
@@ -23,6 +24,17 @@ async function startBun(): Promise<ContractServer> {
     [Symbol.asyncDispose]: () => peer[Symbol.asyncDispose](),
   };
 }
+
+adapterSuite({
+  name: "Bun.serve createBunWebSocket",
+  tools: ["bun"],
+  start: async () => {
+    const server = await startBun();
+    return { url: server.base, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
+  },
+  // Bun cannot pause reading, so `/slow` is not served.
+  capabilities: { serverPing: true, backpressure: false },
+});
 
 contractTests("Bun.serve createBunWebSocket", startBun, {
   capabilities: BUN_CAPABILITIES,

@@ -17,6 +17,7 @@ import {
 } from "../../src/adapters/deno.ts";
 import type { EdgeSocket } from "../../src/socket.ts";
 import { CONTRACT_POLICY, serveContract } from "./_bun_contract.ts";
+import { adapterSuite } from "./_suite.ts";
 import { type ContractServer, contractTests, wsClosed, wsNext, wsOpen } from "./_bun_clients.ts";
 
 /** The capability table's rows, asserted by the contract's `/caps` check. */
@@ -54,6 +55,26 @@ function startListen(): Promise<ContractServer> {
     [Symbol.asyncDispose]: () => server.shutdown({ drainTimeout: 1000 }),
   });
 }
+
+// The shared adapter suite (`_suite.ts`), then our contract tests with more peers.
+adapterSuite({
+  name: "Deno.serve upgradeWebSocket",
+  start: async () => {
+    const server = await startNative();
+    return { url: server.base, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
+  },
+  // Deno's native socket cannot ping; `/slow` is not served (it needs backpressure).
+  capabilities: { serverPing: false, backpressure: false },
+});
+adapterSuite({
+  name: "Deno.listen listen",
+  start: async () => {
+    const server = await startListen();
+    return { url: server.base, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
+  },
+  // The codec has backpressure, but the contract server here does not serve `/slow`.
+  capabilities: { serverPing: true, backpressure: false },
+});
 
 contractTests("Deno.serve upgradeWebSocket", startNative, {
   capabilities: DENO_NATIVE_CAPABILITIES,
