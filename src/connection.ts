@@ -233,6 +233,9 @@ export class CodecDriver implements SocketDriver {
     engine.close(closeCode, reason);
     if (engine.state === ReadyState.CLOSING) {
       this.#scheduleFlush();
+      // RFC 6455 §7.1.2: a paused reader (the application stopped reading
+      // messages) would never see the peer's Close: resume.
+      this.setReading(true);
       // RFC 6455 §7.1.2: wait a bounded time for the peer's Close.
       this.#closeTimer ??= setTimeout(() => {
         engine.abort(
@@ -267,7 +270,8 @@ export class CodecDriver implements SocketDriver {
         this.#flush();
       }
       while (true) {
-        if (!this.#reading && engine.state !== ReadyState.CLOSED) {
+        // Once our Close is out, read on regardless: the peer's Close must get through.
+        if (!this.#reading && !engine.closeSent && engine.state !== ReadyState.CLOSED) {
           await new Promise<void>((resolve) => this.#resume = resolve);
         }
         const { value, done } = await reader.read();

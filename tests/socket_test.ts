@@ -397,6 +397,26 @@ Deno.test("EdgeSocket: backpressure — a reader that stops reading stops the se
   await server.closed;
 });
 
+Deno.test("EdgeSocket: close() completes cleanly after the application stopped reading", async () => {
+  // Regression: with `readable` full the read loop stayed paused, so the
+  // peer's Close was never read and close() ended in a 1006 timeout.
+  for (const setup of SETUPS) {
+    const options = { readableHighWaterMark: 2, closeTimeout: 2000 };
+    const [client, server] = await setup.connect(options, options);
+    for (let i = 0; i < 10; i++) server.send(`m${i}`);
+    for await (const message of client) {
+      assert.equal(message, "m0");
+      break; // Stop reading; the queue fills and reading pauses.
+    }
+    await delay(30);
+    const close = nextEvent(client, "close");
+    client.close(1000);
+    const event = await close;
+    assert.deepEqual([event.code, event.wasClean], [1000, true], setup.name);
+    assert.deepEqual(await server.closed, { closeCode: 1000, reason: "" });
+  }
+});
+
 Deno.test("upgradeConnection: a rejected handshake answers with its status on the duplex", async () => {
   const [a, b] = createDuplexPair();
   const accepting = upgradeConnection(b, { origins: ["https://good.example"] });
