@@ -388,7 +388,8 @@ export class CodecDriver implements SocketDriver {
     options: SendOptions,
   ): Promise<void> {
     const text = typeof data === "string";
-    const bytes = text ? encoder.encode(data) : data;
+    // Compression is asynchronous: snapshot the caller's bytes now.
+    const bytes = text ? encoder.encode(data) : data.slice();
     const compress = options.compress !== false && deflate.canCompress &&
       bytes.length >= deflate.threshold;
     const size = bytes.length;
