@@ -1,0 +1,20 @@
+/**
+ * Echo server on edgesocket, codec-backed, on `Deno.listen` (the Deno
+ * adapter's `listen`). Prints `LISTENING <port>`.
+ *
+ * @module
+ */
+
+import { listen } from "../../../src/adapters/deno.ts";
+
+listen({
+  hostname: "127.0.0.1",
+  port: Number(Deno.args[0] ?? 0),
+  maxFrameSize: 64 * 1024 * 1024,
+  maxMessageSize: 64 * 1024 * 1024,
+  onListen: ({ port }) => console.log(`LISTENING ${port}`),
+  onSocket: (socket) => {
+    socket.onmessage = (event) => socket.send(event.data);
+    socket.onerror = () => {};
+  },
+});

@@ -1,0 +1,23 @@
+/**
+ * Echo server on edgesocket, codec-backed, on `node:http`'s `"upgrade"`
+ * event (the node adapter's `createWebSocketServer`). Runs on Deno and Bun
+ * as is, on Node as a bundle. Prints `LISTENING <port>`.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { createWebSocketServer } from "../../../src/adapters/node.ts";
+
+const wss = createWebSocketServer({
+  maxFrameSize: 64 * 1024 * 1024,
+  maxMessageSize: 64 * 1024 * 1024,
+  onSocket: (socket) => {
+    socket.onmessage = (event) => socket.send(event.data);
+    socket.onerror = () => {};
+  },
+});
+wss.server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => {
+  const address = wss.server.address() as { port: number };
+  console.log(`LISTENING ${address.port}`);
+});
