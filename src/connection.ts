@@ -319,6 +319,9 @@ export class CodecDriver implements SocketDriver {
     for (const chunk of out) {
       const size = chunk.length;
       this.#inflight += size;
+      // Only the last write's failure is handled below; a reset peer must
+      // not leave the earlier ones as unhandled rejections (they kill Deno).
+      last?.catch(noop);
       last = writer.write(chunk).then(() => {
         this.#inflight -= size;
       });

@@ -519,7 +519,12 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     if (previous) this.removeEventListener(type, previous);
     this.#handlers.delete(type);
     if (typeof handler !== "function") return;
-    const listener = Object.assign((event: Event) => handler.call(this, event as E), { handler });
+    // The handler's result is dropped: Node's EventTarget rethrows a rejected
+    // promise returned by a listener as an uncaught exception, and
+    // `onmessage = (e) => socket.send(e.data)` returns send()'s promise.
+    const listener = Object.assign((event: Event): void => {
+      handler.call(this, event as E);
+    }, { handler });
     this.#handlers.set(type, listener);
     this.addEventListener(type, listener);
   }
@@ -529,11 +534,20 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     this.#state = 1;
     this.#protocol = protocol;
     this.#extensions = extensions;
+    // Getters: creating `readable` makes the socket queue every message for
+    // it (and stop reading when 16 are unread), so only a caller who asks for
+    // the stream gets one; `onmessage`-only code must not stall.
+    const readable = (): ReadableStream<Message> => this.readable;
+    const writable = (): WritableStream<SendData> => this.writable;
     this.#opened.resolve({
       protocol,
       extensions,
-      readable: this.readable,
-      writable: this.writable,
+      get readable(): ReadableStream<Message> {
+        return readable();
+      },
+      get writable(): WritableStream<SendData> {
+        return writable();
+      },
     });
     this.#armIdle();
     this.#armHeartbeat();

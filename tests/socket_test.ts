@@ -491,3 +491,47 @@ Deno.test("openWebSocket: when the server picks no subprotocol, both report none
   socket.close();
   await server.closed;
 });
+
+Deno.test("EdgeSocket: onmessage alone keeps reading past the readable's high-water mark", async () => {
+  // Regression: `opened` used to create `readable` eagerly, so every message
+  // was queued for a stream nobody read and reading stopped after 16.
+  const [client, server] = createWebSocketPair();
+  const count = 100;
+  const received: string[] = [];
+  const all = Promise.withResolvers<void>();
+  server.onmessage = (event) => {
+    received.push(event.data as string);
+    if (received.length === count) all.resolve();
+  };
+  await client.opened;
+  for (let i = 0; i < count; i++) client.send(`m${i}`);
+  const timer = setTimeout(() => all.reject(new Error(`Stalled at ${received.length}`)), 5000);
+  await all.promise;
+  clearTimeout(timer);
+  assert.deepEqual(received, Array.from({ length: count }, (_, i) => `m${i}`));
+  client.close(1000);
+  await server.closed;
+});
+
+Deno.test("EdgeSocket: an on* handler's result is not returned to the EventTarget", async () => {
+  // Node's EventTarget rethrows a listener's rejected promise as an uncaught
+  // exception, and `onmessage = (e) => socket.send(e.data)` returns one.
+  const [client, server] = createWebSocketPair();
+  let wrapper: ((event: Event) => unknown) | undefined;
+  const add = server.addEventListener.bind(server);
+  Object.defineProperty(server, "addEventListener", {
+    value: (type: string, listener: (event: Event) => unknown): void => {
+      if (type === "message") wrapper = listener;
+      add(type, listener as EventListener);
+    },
+  });
+  let called = false;
+  server.onmessage = () => {
+    called = true;
+    return Promise.resolve(42);
+  };
+  assert.equal(wrapper?.(new MessageEvent("message", { data: "x" })), undefined);
+  assert.equal(called, true);
+  client.close(1000);
+  await server.closed;
+});
