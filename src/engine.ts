@@ -575,11 +575,15 @@ export class WebSocketEngine {
   close(closeCode?: number, reason?: string): void {
     const payload = encodeClosePayload(closeCode, reason);
     if (this.#closeSent || this.#state === ReadyState.CLOSED) return;
+    if (this.#state === ReadyState.CONNECTING) {
+      // RFC 6455 §7.1.7: no frame may precede the end of the opening
+      // handshake; closing now just drops the connection.
+      this.#finish({ closeCode: 1006, reason: "", wasClean: false });
+      return;
+    }
     this.#closeSent = true;
     this.#queue(Opcode.Close, payload, true, false);
-    if (this.#state === ReadyState.CONNECTING) {
-      this.#finish({ closeCode: 1006, reason: "", wasClean: false });
-    } else this.#state = ReadyState.CLOSING;
+    this.#state = ReadyState.CLOSING;
   }
 
   /**
