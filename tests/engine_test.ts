@@ -905,6 +905,18 @@ Deno.test("RFC 6455 §4: a CONNECTING engine neither sends nor receives until op
   }
 });
 
+Deno.test("RFC 6455 §4: close() while CONNECTING sends nothing and ends with 1006", () => {
+  // Regression: a Close frame used to be queued before the handshake finished.
+  for (const role of ROLES) {
+    const { engine: e, closes } = record({ role, connecting: true });
+    assert.throws(() => e.close(1005), RangeError);
+    e.close(1000, "bye");
+    assert.equal(e.state, ReadyState.CLOSED);
+    assert.deepEqual(e.takeOutput(), []);
+    assert.deepEqual(closes, [{ closeCode: 1006, reason: "", wasClean: false }]);
+  }
+});
+
 Deno.test("RFC 6455 §7.1.7: fail() queues a Close with the error's code; abort() queues nothing", () => {
   for (const role of ROLES) {
     const failing = engine(role);
