@@ -104,7 +104,7 @@ if (!jsonOnly) {
   const cases = [...new Set(rows.map(keyOf))];
   const cell = (r: Row | undefined): string => {
     if (!r) return "-";
-    return r.bench === "unmask" || Number(r.payload) >= 65535
+    return r.bench === "unmask" || (r.role === "server" && Number(r.payload) >= 65535)
       ? `${r.payloadGBps} GB/s`
       : `${(Number(r.framesPerSec) / 1e6).toFixed(2)} M/s`;
   };
@@ -118,5 +118,7 @@ if (!jsonOnly) {
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   console.log(line(header));
   for (const row of table) console.log(line(row));
-  console.log("frames/s (M/s) for payloads < 64 KiB, payload GB/s above; medians of timed rounds");
+  console.log(
+    "M/s: frames per second; GB/s: payload bytes unmasked per second (server, >= 64 KiB); medians of timed rounds",
+  );
 }
