@@ -11,7 +11,8 @@ import {
   type WebSocketCloseEvent,
   type WebSocketErrorEvent,
 } from "../src/socket.ts";
-import { concatBytes, parseFrames } from "./_fixtures.ts";
+import { computeAccept } from "../src/handshake.ts";
+import { concatBytes, hex, parseFrames } from "./_fixtures.ts";
 
 type Options = WebSocketPairOptions;
 
@@ -420,6 +421,49 @@ Deno.test("EdgeSocket: close() completes cleanly after the application stopped r
     assert.deepEqual([event.code, event.wasClean], [1000, true], setup.name);
     assert.deepEqual(await server.closed, { closeCode: 1000, reason: "" });
   }
+});
+
+Deno.test("upgradeConnection: frames sent in the same chunk as the request head are not lost", async () => {
+  const [a, b] = createDuplexPair();
+  const accepting = upgradeConnection(b);
+  const writer = a.writable.getWriter();
+  const head = new TextEncoder().encode(
+    "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  // RFC 6455 §5.7 masked "Hello", right behind the head.
+  await writer.write(concatBytes(head, hex("81 85 37 fa 21 3d 7f 9f 4d 51 58")));
+  const server = await accepting;
+  const message = await nextEvent(server, "message");
+  assert.equal(message.data, "Hello");
+  const reader = a.readable.getReader();
+  const { value } = await reader.read();
+  assert.match(new TextDecoder().decode(value), /^HTTP\/1\.1 101 /);
+  assert.match(
+    new TextDecoder().decode(value),
+    /sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/i,
+  );
+  server.terminate();
+  await server.closed.catch(() => {});
+});
+
+Deno.test("openWebSocket: frames sent in the same chunk as the 101 are not lost", async () => {
+  const [a, b] = createDuplexPair();
+  const socket = openWebSocket("ws://localhost/", a);
+  const reader = b.readable.getReader();
+  const request = new TextDecoder().decode((await reader.read()).value);
+  const key = /sec-websocket-key: (\S+)/i.exec(request)![1];
+  const writer = b.writable.getWriter();
+  const response = new TextEncoder().encode(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      `Sec-WebSocket-Accept: ${await computeAccept(key)}\r\n\r\n`,
+  );
+  const message = nextEvent(socket, "message");
+  await writer.write(concatBytes(response, hex("81 05 48 65 6c 6c 6f")));
+  await socket.opened;
+  assert.equal((await message).data, "Hello");
+  socket.terminate();
+  await socket.closed.catch(() => {});
 });
 
 Deno.test("upgradeConnection: a rejected handshake answers with its status on the duplex", async () => {
