@@ -889,6 +889,15 @@ Deno.test("engine: sendBinary does not modify its argument", () => {
   assert.equal(toHex(data), "01 02 03 04 05");
 });
 
+Deno.test("engine: receive() takes ownership and unmasks in place", () => {
+  const { engine: e, events } = engine("server");
+  const chunk = hex("82 85 37 fa 21 3d 7f 9f 4d 51 58");
+  e.receive(chunk);
+  assert.deepEqual(events, [{ type: "binary", data: [...utf8("Hello")] }]);
+  // The payload bytes of the chunk itself were unmasked: callers must pass a buffer they own.
+  assert.equal(toHex(chunk.subarray(6)), "48 65 6c 6c 6f");
+});
+
 // ---------------------------------------------------------------------------
 // Lifecycle
 
