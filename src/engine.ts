@@ -93,6 +93,8 @@ export const DEFAULT_LIMITS: Readonly<
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+/** More pending chunks than this and a partial payload is assembled as it arrives. */
+const MAX_PENDING_CHUNKS = 16;
 /** Output below this size is coalesced into one buffer per flush. */
 const COALESCE_LIMIT = 64 * 1024;
 
@@ -146,6 +148,9 @@ export class WebSocketEngine {
   #rsv1 = false;
   #opcode = 0;
   #payloadLength = 0;
+  /** The payload being assembled from many small chunks, if any. */
+  #partial: Uint8Array | undefined;
+  #partialFilled = 0;
   #masked = false;
   #maskKey = new Uint8Array(4);
 
@@ -238,8 +243,24 @@ export class WebSocketEngine {
         }
         this.#frame(EMPTY);
       } else {
-        if (this.#buffered < this.#payloadLength) return;
-        const payload = this.#take(this.#payloadLength);
+        let payload: Uint8Array;
+        const partial = this.#partial;
+        if (partial) {
+          this.#partialFilled += this.#consumeInto(partial, this.#partialFilled);
+          if (this.#partialFilled < partial.length) return;
+          payload = partial;
+          this.#partial = undefined;
+        } else if (this.#buffered < this.#payloadLength) {
+          // A payload trickling in as many small chunks is assembled as it comes, so
+          // memory stays near the payload size instead of one object per chunk.
+          if (this.#chunks.length > MAX_PENDING_CHUNKS) {
+            this.#partial = new Uint8Array(this.#payloadLength);
+            this.#partialFilled = this.#consumeInto(this.#partial, 0);
+          }
+          return;
+        } else {
+          payload = this.#take(this.#payloadLength);
+        }
         if (this.#masked) mask(payload, this.#maskKey);
         this.#phase = HEADER;
         this.#frame(payload);
@@ -415,14 +436,24 @@ export class WebSocketEngine {
       return view;
     }
     const out = new Uint8Array(length);
+    this.#consumeInto(out, 0);
+    return out;
+  }
+
+  /**
+   * Moves buffered bytes into `target` from `at` until it is full or the
+   * buffer is empty; returns how many were moved.
+   */
+  #consumeInto(target: Uint8Array, at: number): number {
+    const length = Math.min(target.length - at, this.#buffered);
     const chunks = this.#chunks;
     let filled = 0;
     let index = 0;
-    let offset = start;
+    let offset = this.#chunkOffset;
     while (filled < length) {
       const chunk = chunks[index];
       const n = Math.min(chunk.length - offset, length - filled);
-      out.set(chunk.subarray(offset, offset + n), filled);
+      target.set(chunk.subarray(offset, offset + n), at + filled);
       filled += n;
       offset += n;
       if (offset === chunk.length) {
@@ -435,7 +466,7 @@ export class WebSocketEngine {
     chunks.splice(0, index);
     this.#chunkOffset = offset;
     this.#buffered -= length;
-    return out;
+    return length;
   }
 
   #frame(payload: Uint8Array): void {
@@ -510,6 +541,7 @@ export class WebSocketEngine {
       const { closeCode, reason } = decodeClosePayload(payload);
       this.#closeReceived = true;
       this.#chunks = [];
+      this.#partial = undefined;
       this.#buffered = 0;
       if (!this.#closeSent) {
         // RFC 6455 §5.5.1: answer a Close with a Close, typically echoing the code; the
@@ -545,6 +577,7 @@ export class WebSocketEngine {
       this.#queue(Opcode.Close, encodeClosePayload(error.closeCode), true, false);
     }
     this.#chunks = [];
+    this.#partial = undefined;
     this.#buffered = 0;
     this.#handler.error?.(error);
     this.#finish({ closeCode: 1006, reason: "", wasClean: false });
@@ -559,6 +592,7 @@ export class WebSocketEngine {
   abort(error?: WebSocketError): void {
     if (this.#state === ReadyState.CLOSED) return;
     this.#chunks = [];
+    this.#partial = undefined;
     this.#buffered = 0;
     if (error) this.#handler.error?.(error);
     this.#finish({ closeCode: 1006, reason: "", wasClean: false });

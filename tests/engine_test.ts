@@ -742,6 +742,25 @@ Deno.test("engine: a payload trickled byte by byte is taken in linear time", () 
   assert.deepEqual(new Uint8Array(event.data), payload);
 });
 
+for (const role of ROLES) {
+  Deno.test(`engine (${role}): a trickled payload is assembled as it arrives, then a frame follows`, () => {
+    // Many small chunks are copied into one payload buffer as they come (memory stays
+    // near the payload size); the frame after it, in the same chunks, still parses.
+    const payload = new Uint8Array(100_000).map((_, i) => i * 13);
+    const wire = concatBytes(
+      peerFrame(role, Opcode.Binary, payload),
+      peerFrame(role, Opcode.Text, "next"),
+    );
+    const { engine: e, events } = engine(role);
+    for (let i = 0; i < wire.length; i += 7) e.receive(wire.slice(i, i + 7));
+    assert.equal(events.length, 2);
+    const [first, second] = events;
+    assert.ok(first.type === "binary");
+    assert.deepEqual(new Uint8Array(first.data), payload);
+    assert.deepEqual(second, { type: "text", data: "next" });
+  });
+}
+
 // ---------------------------------------------------------------------------
 // §5.3 / §5.2 Sending
 
