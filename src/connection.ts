@@ -326,14 +326,13 @@ export class CodecDriver implements SocketDriver {
         this.#inflight -= size;
       });
     }
-    last!.then(() => batch?.resolve(), (error) => {
+    last!.then(() => batch?.resolve(), (cause) => {
+      const error = new WebSocketError("WS_ERR_CONNECTION_LOST", "Write to the transport failed", {
+        closeCode: 1006,
+        cause,
+      });
       batch?.reject(error);
-      this.#engine.abort(
-        new WebSocketError("WS_ERR_CONNECTION_LOST", "Write to the transport failed", {
-          closeCode: 1006,
-          cause: error,
-        }),
-      );
+      this.#engine.abort(error);
     });
   }
 

@@ -331,7 +331,11 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     this.#readable = new ReadableStream<Message>({
       start: (controller) => {
         this.#controller = controller;
+        // Messages that arrived before anyone listened were kept for the stream.
+        for (const message of this.#early) controller.enqueue(message);
+        this.#early = [];
         if (this.#state === 3) this.#endReadable();
+        else this.#driver.setReading((controller.desiredSize ?? 1) > 0);
       },
       pull: () => this.#driver.setReading(true),
       cancel: () => {
@@ -559,26 +563,47 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   #onMessage(data: Message): void {
     this.#armIdle();
     const controller = this.#controller;
+    const listening = this.#handlers.has("message") || this.#hasListeners;
     if (controller) {
       controller.enqueue(data);
       if ((controller.desiredSize ?? 1) <= 0) this.#driver.setReading(false);
+    } else if (!listening && this.#readable === undefined) {
+      // Nobody consumes messages yet: keep them (up to the high-water mark, then stop
+      // reading) for a `readable` or `for await` that starts later.
+      this.#early.push(data);
+      if (this.#early.length >= this.#readableHighWaterMark) this.#driver.setReading(false);
     }
-    if (this.#handlers.has("message") || this.#hasListeners) {
-      let eventData: unknown = data;
-      if (typeof data !== "string") {
-        if (this.binaryType === "arraybuffer") {
-          eventData = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
-            ? data.buffer
-            : data.slice().buffer;
-        } else if (this.binaryType === "blob") {
-          eventData = new Blob([data as Uint8Array<ArrayBuffer>]);
-        }
+    if (listening) this.#dispatchMessage(data);
+  }
+
+  #dispatchMessage(data: Message): void {
+    let eventData: unknown = data;
+    if (typeof data !== "string") {
+      if (this.binaryType === "arraybuffer") {
+        eventData = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+          ? data.buffer
+          : data.slice().buffer;
+      } else if (this.binaryType === "blob") {
+        eventData = new Blob([data as Uint8Array<ArrayBuffer>]);
       }
-      this.dispatchEvent(new MessageEvent("message", { data: eventData }));
     }
+    this.dispatchEvent(new MessageEvent("message", { data: eventData }));
   }
 
   #hasListeners = false;
+  #early: Message[] = [];
+
+  /** A first `message` listener gets the messages kept while nobody listened. */
+  #deliverEarly(): void {
+    if (this.#early.length === 0 || this.#readable !== undefined) return;
+    queueMicrotask(() => {
+      if (this.#readable !== undefined) return;
+      const early = this.#early;
+      this.#early = [];
+      for (const message of early) this.#dispatchMessage(message);
+      if (this.#state < 2) this.#driver.setReading(true);
+    });
+  }
 
   /**
    * Adds an event listener (see `EventTarget`), typed for this socket's events.
@@ -602,7 +627,10 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     listener: EventListenerOrEventListenerObject | null | ((event: never) => unknown),
     options?: boolean | AddEventListenerOptions,
   ): void {
-    if (type === "message") this.#hasListeners = true;
+    if (type === "message") {
+      this.#hasListeners = true;
+      this.#deliverEarly();
+    }
     super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
   }
 

@@ -584,3 +584,28 @@ Deno.test("EdgeSocket: an on* handler's result is not returned to the EventTarge
   client.close(1000);
   await server.closed;
 });
+
+Deno.test("socket: messages that arrive before anyone consumes them are kept for the stream", async () => {
+  const [client, server] = createWebSocketPair({ readableHighWaterMark: 4 });
+  for (let i = 0; i < 10; i++) client.send(`m${i}`);
+  // Nobody listens on the server yet; wait long enough for every frame to arrive.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const received: unknown[] = [];
+  for await (const message of server) {
+    received.push(message);
+    if (received.length === 10) break;
+  }
+  assert.deepEqual(received, Array.from({ length: 10 }, (_, i) => `m${i}`));
+  client.close(1000);
+  await server.closed;
+});
+
+Deno.test("socket: a late first message listener gets the messages kept so far", async () => {
+  const [client, server] = createWebSocketPair();
+  await client.send("early");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const got = new Promise((resolve) => server.onmessage = (event) => resolve(event.data));
+  assert.equal(await got, "early");
+  client.close(1000);
+  await server.closed;
+});
