@@ -24,6 +24,7 @@
  * @module
  */
 
+import { withResolvers } from "../_promise.ts";
 import { encodeClosePayload } from "../close.ts";
 import { WebSocketError } from "../errors.ts";
 import { negotiateUpgrade, parseExtensions, rejectionResponse } from "../handshake.ts";
@@ -197,7 +198,7 @@ export class BunSocketDriver implements SocketDriver {
         }),
       );
     }
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const { promise, resolve, reject } = withResolvers<void>();
     this.#waiting.push({ resolve, reject });
     return promise;
   }

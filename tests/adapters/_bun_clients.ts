@@ -48,6 +48,38 @@ const MESSAGES: PeerMessage[] = [
   text("x".repeat(70_000)),
 ];
 
+/**
+ * Rejects when `promise` takes longer than `ms`: a stuck exchange fails,
+ * naming what it waited for, instead of hanging the run.
+ *
+ * @param promise What to wait for.
+ * @param what Description for the error.
+ * @param ms Deadline in ms (default 20000).
+ * @returns The promise's value.
+ */
+export async function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Messages received before anyone asked: a server may send right after the
+ * 101, and `ws` can emit that message in the same tick as `open`.
+ */
+const inboxes = new WeakMap<WsClient, {
+  messages: (string | Uint8Array)[];
+  waiters: ((message: string | Uint8Array) => void)[];
+}>();
+
 interface WsOpen {
   ws: WsClient;
   headers: Record<string, string | string[] | undefined>;
@@ -64,27 +96,41 @@ export function wsOpen(
   url: string,
   options: { protocols?: string[]; origin?: string; headers?: Record<string, string> } = {},
 ): Promise<WsOpen> {
-  return new Promise((resolve, reject) => {
-    const ws = new WsClient(url, options.protocols ?? [], {
-      origin: options.origin,
-      headers: options.headers,
-    });
-    let headers: WsOpen["headers"] = {};
-    ws.on("upgrade", (response) => headers = response.headers);
-    ws.on("open", () => resolve({ ws, headers }));
-    ws.on("unexpected-response", (_request, response) => {
-      let body = "";
-      response.on("data", (chunk: Uint8Array) => body += new TextDecoder().decode(chunk));
-      response.on("end", () => {
-        reject(Object.assign(new Error(`HTTP ${response.statusCode}`), {
-          status: response.statusCode,
-          body,
-        }));
-        ws.terminate();
+  return within(
+    new Promise((resolve, reject) => {
+      const ws = new WsClient(url, options.protocols ?? [], {
+        origin: options.origin,
+        headers: options.headers,
       });
-    });
-    ws.on("error", (error) => reject(error));
-  });
+      let headers: WsOpen["headers"] = {};
+      const inbox = {
+        messages: [] as (string | Uint8Array)[],
+        waiters: [] as ((m: string | Uint8Array) => void)[],
+      };
+      inboxes.set(ws, inbox);
+      ws.on("message", (data: Uint8Array, isBinary: boolean) => {
+        const message = isBinary ? new Uint8Array(data) : new TextDecoder().decode(data);
+        const waiter = inbox.waiters.shift();
+        if (waiter) waiter(message);
+        else inbox.messages.push(message);
+      });
+      ws.on("upgrade", (response) => headers = response.headers);
+      ws.on("open", () => resolve({ ws, headers }));
+      ws.on("unexpected-response", (_request, response) => {
+        let body = "";
+        response.on("data", (chunk: Uint8Array) => body += new TextDecoder().decode(chunk));
+        response.on("end", () => {
+          reject(Object.assign(new Error(`HTTP ${response.statusCode}`), {
+            status: response.statusCode,
+            body,
+          }));
+          ws.terminate();
+        });
+      });
+      ws.on("error", (error) => reject(error));
+    }),
+    `open ${url}`,
+  );
 }
 
 /**
@@ -94,11 +140,13 @@ export function wsOpen(
  * @returns Text as string, binary as bytes.
  */
 export function wsNext(ws: WsClient): Promise<string | Uint8Array> {
-  return new Promise((resolve) => {
-    ws.once("message", (data: Uint8Array, isBinary: boolean) => {
-      resolve(isBinary ? new Uint8Array(data) : new TextDecoder().decode(data));
-    });
-  });
+  const inbox = inboxes.get(ws);
+  if (inbox === undefined) throw new Error("wsNext needs a client from wsOpen");
+  const queued = inbox.messages.shift();
+  if (queued !== undefined) return Promise.resolve(queued);
+  const { promise, resolve } = Promise.withResolvers<string | Uint8Array>();
+  inbox.waiters.push(resolve);
+  return within(promise, `a message on ${ws.url}`);
 }
 
 /**
@@ -108,11 +156,14 @@ export function wsNext(ws: WsClient): Promise<string | Uint8Array> {
  * @returns Code and reason.
  */
 export function wsClosed(ws: WsClient): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) => {
-    ws.once("close", (code: number, reason: Uint8Array) => {
-      resolve({ code, reason: new TextDecoder().decode(reason) });
-    });
-  });
+  return within(
+    new Promise((resolve) => {
+      ws.once("close", (code: number, reason: Uint8Array) => {
+        resolve({ code, reason: new TextDecoder().decode(reason) });
+      });
+    }),
+    `the close of ${ws.url}`,
+  );
 }
 
 /**

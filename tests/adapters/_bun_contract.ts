@@ -18,6 +18,7 @@
 
 import type { EdgeSocket } from "../../src/socket.ts";
 import type { WebSocketError } from "../../src/errors.ts";
+import { withResolvers } from "../../src/_promise.ts";
 
 /** The policy every contract server applies. */
 export const CONTRACT_POLICY = {
@@ -39,7 +40,7 @@ const closes = new Map<string, PromiseWithResolvers<{ closeCode: number; reason:
 function slot(id: string): PromiseWithResolvers<{ closeCode: number; reason: string }> {
   let entry = closes.get(id);
   if (!entry) {
-    entry = Promise.withResolvers();
+    entry = withResolvers();
     closes.set(id, entry);
   }
   return entry;

@@ -1,0 +1,70 @@
+/**
+ * One Hono app serving the test contract (`_bun_contract.ts`, the same paths
+ * as `_suite.ts`) through `@edgesocket/core/hono`'s `upgradeWebSocket`, in
+ * Hono's own event style. `_hono_server.ts` runs it unchanged on Deno, Bun
+ * and Node.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { upgradeWebSocket } from "../../src/adapters/hono.ts";
+import type { EdgeSocket } from "../../src/socket.ts";
+import { CONTRACT_POLICY } from "./_bun_contract.ts";
+import { withResolvers } from "../../src/_promise.ts";
+
+const closes = new Map<string, PromiseWithResolvers<{ closeCode: number; reason: string }>>();
+function slot(id: string): PromiseWithResolvers<{ closeCode: number; reason: string }> {
+  let entry = closes.get(id);
+  if (!entry) {
+    entry = withResolvers();
+    closes.set(id, entry);
+  }
+  return entry;
+}
+
+/** The app. */
+export const app: Hono = new Hono();
+
+app.get(
+  "*",
+  upgradeWebSocket((c) => {
+    const url = new URL(c.req.url);
+    const id = url.searchParams.get("id");
+    switch (url.pathname) {
+      case "/close":
+        return { onOpen: (_event, ws) => ws.close(4002, "server-bye") };
+      case "/caps":
+        return { onOpen: (_event, ws) => ws.send(JSON.stringify(ws.raw?.capabilities)) };
+      case "/ping":
+        return {
+          onOpen: (_event, ws) => {
+            (ws.raw as EdgeSocket).ping().then(
+              (rtt) => ws.send(`rtt:${rtt}`),
+              (error) => ws.send(`error:${error.code}`),
+            );
+          },
+        };
+      case "/report":
+        return {
+          onOpen: (_event, ws) => {
+            if (id === null) return;
+            slot(id).promise.then((info) => {
+              ws.send(JSON.stringify(info));
+              ws.close(1000);
+            });
+          },
+        };
+      default:
+        return {
+          onMessage: (event, ws) => {
+            const data = event.data;
+            ws.send(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
+          },
+          onClose: (event) => {
+            if (id !== null) slot(id).resolve({ closeCode: event.code, reason: event.reason });
+          },
+        };
+    }
+  }, CONTRACT_POLICY),
+);
