@@ -18,6 +18,12 @@ export interface ShutdownOptions {
 }
 
 /**
+ * What the registry needs of a socket. Native-backed sockets without `ping()`
+ * (e.g. `DenoNativeSocket`) qualify too: `new SocketRegistry<DenoNativeSocket>()`.
+ */
+export type RegistrySocket = Omit<EdgeSocket, "ping">;
+
+/**
  * The open sockets of one server. Adapters add every socket they accept;
  * sockets leave the set when they close.
  *
@@ -35,8 +41,8 @@ export interface ShutdownOptions {
  * assert.deepEqual(await client.closed, { closeCode: 1001, reason: "Server shutting down" });
  * ```
  */
-export class SocketRegistry {
-  #sockets = new Set<EdgeSocket>();
+export class SocketRegistry<S extends RegistrySocket = EdgeSocket> {
+  #sockets = new Set<S>();
   #closing = false;
 
   /** Number of open sockets. */
@@ -50,7 +56,7 @@ export class SocketRegistry {
   }
 
   /** Iterates over the open sockets (e.g. to broadcast). */
-  [Symbol.iterator](): IterableIterator<EdgeSocket> {
+  [Symbol.iterator](): IterableIterator<S> {
     return this.#sockets.values();
   }
 
@@ -60,7 +66,7 @@ export class SocketRegistry {
    *
    * @param socket The socket.
    */
-  add(socket: EdgeSocket): void {
+  add(socket: S): void {
     if (socket.readyState === 3) return;
     this.#sockets.add(socket);
     socket.addEventListener("close", () => this.#sockets.delete(socket), { once: true });
