@@ -204,7 +204,7 @@ export function verdicts(results: Results): Verdict[] {
         ? {
           target: `${server}: ${target}`,
           pass: worst.value >= threshold,
-          detail: `worst ${worst.value.toFixed(2)}× (${worst.cell})`,
+          detail: `worst ${worst.value.toFixed(3)}× (${worst.cell})`,
         }
         : { target: `${server}: ${target}`, pass: null, detail: "not measured" },
     );
