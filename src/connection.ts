@@ -48,7 +48,8 @@ export interface CodecDriverInit extends ConnectionOptions {
   role: "client" | "server";
 }
 
-const CAPABILITIES: SocketCapabilities = Object.freeze({
+/** What every codec-backed socket can do: everything. */
+export const CODEC_CAPABILITIES: SocketCapabilities = Object.freeze({
   ping: true,
   backpressure: true,
   compression: true,
@@ -64,7 +65,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * Call `open(protocol, extensions)` on the result once the handshake is done.
  */
 export class CodecDriver implements SocketDriver {
-  readonly capabilities: SocketCapabilities = CAPABILITIES;
+  readonly capabilities: SocketCapabilities = CODEC_CAPABILITIES;
   #events: SocketEvents;
   #engine: WebSocketEngine;
   #duplex: ByteDuplex | undefined;

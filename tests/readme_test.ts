@@ -1,6 +1,9 @@
 // The README stays true: its snippets are the example files, they run
 // against each other, and its error table lists exactly the error codes.
 import assert from "node:assert/strict";
+import { CODEC_CAPABILITIES, type SocketCapabilities } from "../mod.ts";
+import { BUN_CAPABILITIES } from "../src/adapters/bun.ts";
+import { DENO_NATIVE_CAPABILITIES } from "../src/adapters/deno.ts";
 import { runToCompletion } from "./_peers/mod.ts";
 
 const root = new URL("../", import.meta.url);
@@ -75,4 +78,33 @@ Deno.test("README: the error table lists exactly the documented error codes", as
       .map((m) => m[1]),
   );
   assert.deepEqual([...table].sort(), [...codes].sort());
+});
+
+Deno.test("README: the capability table matches each adapter's capabilities", () => {
+  const expected: Record<string, SocketCapabilities> = {
+    "node:http (Node, Deno, Bun)": CODEC_CAPABILITIES,
+    "Deno.listen / Deno.listenTls": CODEC_CAPABILITIES,
+    "client": CODEC_CAPABILITIES,
+    "any byte duplex": CODEC_CAPABILITIES,
+    "Deno.serve": DENO_NATIVE_CAPABILITIES,
+    "Bun.serve": BUN_CAPABILITIES,
+  };
+  const section = readme.slice(readme.indexOf("<!-- capability-table -->"));
+  const rows = section.slice(0, section.indexOf("\n\n", section.indexOf("| ---"))).split("\n")
+    .filter((line) => line.startsWith("| ") && !line.startsWith("| ---"));
+  const header = rows[0].split("|").map((cell) => cell.trim());
+  const seen: string[] = [];
+  for (const row of rows.slice(1)) {
+    const cells = row.split("|").map((cell) => cell.trim());
+    const name = cells[1];
+    if (name === "Hono") continue; // "as that row": Hono inherits the runtime's row
+    seen.push(name);
+    const capabilities = expected[name];
+    assert.ok(capabilities, `Unexpected README row: ${name}`);
+    for (const key of ["ping", "backpressure", "compression", "anyCloseCode"] as const) {
+      const cell = cells[header.indexOf(key)];
+      assert.equal(cell, capabilities[key] ? "yes" : "no", `${name}: ${key}`);
+    }
+  }
+  assert.deepEqual(seen.sort(), Object.keys(expected).sort());
 });
