@@ -18,10 +18,22 @@ const libc = process.platform === "linux"
 const name = `@deno/${process.platform}-${process.arch}${libc}`;
 let binary;
 try {
-  binary = join(dirname(require.resolve(`${name}/package.json`)), process.platform === "win32" ? "deno.exe" : "deno");
+  binary = join(
+    dirname(require.resolve(`${name}/package.json`)),
+    process.platform === "win32" ? "deno.exe" : "deno",
+  );
 } catch {
-  console.error(`Deno for this platform (${name}) is not installed: run \`npm install\` first.`);
-  process.exit(1);
+  // package.json pins only the linux-x64 build (what CI runs); elsewhere use a Deno
+  // on PATH, or add your platform's package: npm install -D @deno/<platform>@2.9.6
+  const found = spawnSync("deno", ["--version"], { stdio: "ignore" });
+  if (found.status !== 0) {
+    console.error(
+      `Deno for this platform (${name}) is not installed: run \`npm install\`, ` +
+        `\`npm install -D ${name}@2.9.6\`, or install Deno (https://deno.com).`,
+    );
+    process.exit(1);
+  }
+  binary = "deno";
 }
 const result = spawnSync(binary, process.argv.slice(2), { stdio: "inherit" });
 if (result.error) {
