@@ -9,6 +9,11 @@
  * - `/ping`: the server pings and sends `rtt:<ms>`, or `error:<code>`.
  * - `/report?id=X`: sends the recorded close of connection X as JSON, then closes.
  * - `/caps`: sends `JSON.stringify(socket.capabilities)`.
+ * - `/slow?id=X`: the server takes the socket's `readable` reader and does
+ *   not read it until `/drain?id=X&count=N` reads `N` messages of `X` and
+ *   sends `drained:<bytes>`. Only a codec-backed socket holds back its peer
+ *   (and only `readableHighWaterMark: 1` keeps the server's queue to one
+ *   message); the suite's backpressure step runs where the adapter has it.
  *
  * Policy: subprotocols `superchat`, `chat`; origin `http://allowed.test`;
  * `x-deny: 1` gets 401; two `Set-Cookie` headers on the 101.
@@ -36,6 +41,39 @@ export const CONTRACT_POLICY = {
 export type ContractSocket = Omit<EdgeSocket, "ping">;
 
 const closes = new Map<string, PromiseWithResolvers<{ closeCode: number; reason: string }>>();
+
+/** Readers of `/slow` sockets, waiting for `/drain`. */
+const slowReaders = new Map<string, ReadableStreamDefaultReader<string | Uint8Array>>();
+
+/**
+ * Keeps the reader of a `/slow` socket for {@linkcode drainSlow}; nothing
+ * reads it until then, so the socket stops reading its transport.
+ *
+ * @param id The connection id.
+ * @param socket The `/slow` socket, open.
+ */
+export function holdSlow(id: string, socket: ContractSocket): void {
+  slowReaders.set(id, socket.readable.getReader());
+}
+
+/**
+ * Reads `count` messages of the `/slow` socket `id`.
+ *
+ * @param id The connection id.
+ * @param count How many messages to read.
+ * @returns The `drained:<bytes>` answer, or `unknown id`.
+ */
+export async function drainSlow(id: string | null, count: number): Promise<string> {
+  const reader = id === null ? undefined : slowReaders.get(id);
+  if (reader === undefined) return "unknown id";
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    bytes += typeof value === "string" ? value.length : value.byteLength;
+  }
+  return `drained:${bytes}`;
+}
 
 function slot(id: string): PromiseWithResolvers<{ closeCode: number; reason: string }> {
   let entry = closes.get(id);
@@ -75,6 +113,15 @@ export function serveContract(socket: ContractSocket, url: URL): void {
           socket.close(1000);
         }).catch(() => {});
       }
+      return;
+    case "/slow":
+      if (id !== null) holdSlow(id, socket);
+      return;
+    case "/drain":
+      socket.opened
+        .then(() => drainSlow(id, Number(url.searchParams.get("count") ?? "0")))
+        .then((answer) => socket.send(answer))
+        .catch(() => socket.close(1011));
       return;
     default:
       if (id !== null) {

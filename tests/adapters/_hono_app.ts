@@ -4,13 +4,19 @@
  * Hono's own event style. `_hono_server.ts` runs it unchanged on Deno, Bun
  * and Node.
  *
+ * `/slow` is its own route with `readableHighWaterMark: 1`: its socket's
+ * reader is taken in `onOpen` (which fires before the first message is
+ * read) and only `/drain` reads it. That holds the client back where the
+ * socket is codec-backed (Node); Deno's and Bun's native sockets have no
+ * backpressure, so the suite skips that step there.
+ *
  * @module
  */
 
 import { Hono } from "hono";
 import { upgradeWebSocket } from "../../src/adapters/hono.ts";
 import type { EdgeSocket } from "../../src/socket.ts";
-import { CONTRACT_POLICY } from "./_bun_contract.ts";
+import { CONTRACT_POLICY, drainSlow, holdSlow } from "./_bun_contract.ts";
 import { withResolvers } from "../../src/_promise.ts";
 
 const closes = new Map<string, PromiseWithResolvers<{ closeCode: number; reason: string }>>();
@@ -25,6 +31,18 @@ function slot(id: string): PromiseWithResolvers<{ closeCode: number; reason: str
 
 /** The app. */
 export const app: Hono = new Hono();
+
+app.get(
+  "/slow",
+  upgradeWebSocket((c) => {
+    const id = new URL(c.req.url).searchParams.get("id");
+    return {
+      onOpen: (_event, ws) => {
+        if (id !== null && ws.raw) holdSlow(id, ws.raw);
+      },
+    };
+  }, { ...CONTRACT_POLICY, readableHighWaterMark: 1 }),
+);
 
 app.get(
   "*",
@@ -53,6 +71,15 @@ app.get(
               ws.send(JSON.stringify(info));
               ws.close(1000);
             });
+          },
+        };
+      case "/drain":
+        return {
+          onOpen: (_event, ws) => {
+            drainSlow(id, Number(url.searchParams.get("count") ?? "0")).then(
+              (answer) => ws.send(answer),
+              () => ws.close(1011),
+            );
           },
         };
       default:

@@ -69,8 +69,8 @@ for (const runtime of ["deno", "bun", "node"] as const) {
       const server = await startHono(runtime);
       return { url: server.base, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
     },
-    // The Hono app does not serve `/slow`.
-    capabilities: { serverPing: capabilities.ping, backpressure: false },
+    // `/slow` holds the client back only on a codec-backed socket (Node).
+    capabilities: { serverPing: capabilities.ping, backpressure: capabilities.backpressure },
   });
   contractTests(`Hono on ${runtime}`, () => startHono(runtime), { capabilities, tools });
 }
