@@ -132,10 +132,21 @@ export async function upgradeConnection(
         );
       }, options.handshakeTimeout ?? 10_000);
     });
-    const { head, rest } = await Promise.race([
-      readRequestHead(reader, { maxHeaderBytes: options.maxHeaderBytes }),
-      timeout,
-    ]);
+    const reading = readRequestHead(reader, { maxHeaderBytes: options.maxHeaderBytes })
+      .catch((error: unknown) => {
+        if (error instanceof WebSocketError) throw error;
+        // The transport failed under the head (a reset, a TLS handshake the
+        // client aborted): a lost connection, not a bug (RFC 6455 §7.1.5).
+        throw new WebSocketError(
+          "WS_ERR_CONNECTION_LOST",
+          "Connection lost before the request head",
+          {
+            closeCode: 1006,
+            cause: error,
+          },
+        );
+      });
+    const { head, rest } = await Promise.race([reading, timeout]);
     clearTimeout(timer);
     const request = requestFromHead(head, { scheme: options.scheme });
     return await answer(request, duplex, writer, reader, rest, options);
@@ -147,6 +158,10 @@ export async function upgradeConnection(
         headers: new Headers({ "content-type": "text/plain; charset=utf-8" }),
         body: error.message,
       });
+    } else if (error instanceof WebSocketError && error.code === "WS_ERR_CONNECTION_LOST") {
+      // Nothing can be answered: release the transport.
+      await reader.cancel().catch(() => {});
+      await writer.abort().catch(() => {});
     }
     throw error;
   }
