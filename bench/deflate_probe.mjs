@@ -52,7 +52,9 @@ const second = new Uint8Array([0xf2, 0x00, 0x11, 0x00, 0x00, 0x00, 0x00, 0xff, 0
   const input = new TextEncoder().encode("Hello");
   writer.write(input).catch(() => {});
   const a = await readAvailable(reader, 50);
-  const big = new TextEncoder().encode(JSON.stringify({ items: Array(2000).fill({ a: 1, b: "x" }) }));
+  const big = new TextEncoder().encode(
+    JSON.stringify({ items: Array(2000).fill({ a: 1, b: "x" }) }),
+  );
   writer.write(big).catch(() => {});
   const b = await readAvailable(reader, 50);
   writer.close().catch(() => {});

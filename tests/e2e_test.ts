@@ -2,7 +2,7 @@
 // (Deno.listen + upgradeConnection, Deno.connect + openWebSocket), and interop
 // with `ws` (npm) as client and as server, in this process.
 import assert from "node:assert/strict";
-import { WebSocket as WsClient, WebSocketServer } from "npm:ws@8";
+import { WebSocket as WsClient, WebSocketServer } from "ws";
 import { type EdgeSocket, openWebSocket, upgradeConnection, WebSocketError } from "../mod.ts";
 import type { UpgradeConnectionOptions } from "../mod.ts";
 
