@@ -19,3 +19,10 @@ export function withResolvers<T>(): PromiseWithResolvers<T> {
   });
   return { promise, resolve, reject };
 }
+
+/**
+ * One already-resolved promise, shared: what a send that completed at once
+ * returns, so the hot path allocates no promise per message. A caller that
+ * gets it back needs no rejection handler.
+ */
+export const RESOLVED: Promise<void> = Promise.resolve();

@@ -1,0 +1,155 @@
+// How EdgeSocket hands messages to `onmessage`, listeners and `readable`: the
+// direct-call fast path (only `onmessage` consumes) and the dispatched path,
+// fed by a driver that reports like the native-backed ones (ArrayBuffers).
+import assert from "node:assert/strict";
+import { RESOLVED } from "../src/_promise.ts";
+import {
+  EdgeSocket,
+  type SocketCapabilities,
+  type SocketDriver,
+  type SocketEvents,
+} from "../src/socket.ts";
+
+const CAPABILITIES: SocketCapabilities = {
+  ping: false,
+  backpressure: false,
+  compression: false,
+  anyCloseCode: true,
+};
+
+/** A socket whose driver records sends; `events` feeds it. */
+function openSocket(): { socket: EdgeSocket; events: SocketEvents; sent: unknown[] } {
+  let events!: SocketEvents;
+  const sent: unknown[] = [];
+  const socket = new EdgeSocket("ws://localhost/", (hooks) => {
+    events = hooks;
+    const driver: SocketDriver = {
+      capabilities: CAPABILITIES,
+      bufferedAmount: 0,
+      send: (data) => {
+        sent.push(data);
+        return RESOLVED;
+      },
+      ping: () => {},
+      close: () => events.close({ closeCode: 1000, reason: "", wasClean: true }),
+      setReading: () => {},
+      terminate: () => events.close({ closeCode: 1006, reason: "", wasClean: false }),
+    };
+    return driver;
+  });
+  events.open("", "");
+  return { socket, events, sent };
+}
+
+Deno.test("socket dispatch: onmessage alone gets the message's own ArrayBuffer, target and this", () => {
+  const { socket, events } = openSocket();
+  const seen: { event: MessageEvent; self: unknown }[] = [];
+  socket.onmessage = function (event) {
+    seen.push({ event, self: this });
+  };
+  const buffer = new Uint8Array([1, 2, 3]).buffer;
+  events.message(buffer);
+  events.message("text");
+  assert.equal(seen.length, 2);
+  const [{ event, self }, { event: text }] = seen;
+  assert.equal(event.data, buffer);
+  assert.equal(event.type, "message");
+  assert.equal(event.target, socket);
+  assert.equal(event.currentTarget, socket);
+  assert.equal(self, socket);
+  assert.equal(event.origin, "");
+  assert.deepEqual(event.ports, []);
+  assert.equal(typeof event.timeStamp, "number");
+  assert.equal(event.timeStamp, event.timeStamp);
+  assert.equal(text.data, "text");
+  socket.close(1000);
+});
+
+Deno.test("socket dispatch: binaryType applies to ArrayBuffers and views on both paths", async () => {
+  for (const extraListener of [false, true]) {
+    const { socket, events } = openSocket();
+    const data: unknown[] = [];
+    socket.onmessage = (event) => data.push(event.data);
+    if (extraListener) socket.addEventListener("message", () => {});
+    const buffer = new Uint8Array([7, 8]).buffer;
+    socket.binaryType = "uint8array";
+    events.message(buffer);
+    socket.binaryType = "blob";
+    events.message(buffer);
+    socket.binaryType = "arraybuffer";
+    events.message(new Uint8Array([0, 9, 9, 0]).subarray(1, 3));
+    assert.equal(data.length, 3);
+    assert.ok(data[0] instanceof Uint8Array);
+    assert.equal((data[0] as Uint8Array).buffer, buffer);
+    assert.ok(data[1] instanceof Blob);
+    assert.deepEqual(new Uint8Array(await (data[1] as Blob).arrayBuffer()), new Uint8Array([7, 8]));
+    assert.ok(data[2] instanceof ArrayBuffer);
+    assert.deepEqual(new Uint8Array(data[2] as ArrayBuffer), new Uint8Array([9, 9]));
+    socket.close(1000);
+  }
+});
+
+Deno.test("socket dispatch: an added listener turns dispatch back on, in registration order", () => {
+  const { socket, events } = openSocket();
+  const order: string[] = [];
+  socket.onmessage = (event) => {
+    assert.ok(event instanceof MessageEvent);
+    order.push("onmessage");
+  };
+  const listener = (): void => {
+    order.push("listener");
+  };
+  socket.addEventListener("message", listener);
+  events.message("a");
+  // Removing it keeps the dispatched path (the fast path is off for good), still correct.
+  socket.removeEventListener("message", listener);
+  events.message("b");
+  assert.deepEqual(order, ["onmessage", "listener", "onmessage"]);
+  socket.close(1000);
+});
+
+Deno.test("socket dispatch: a throwing onmessage is reported and later messages still arrive", () => {
+  const { socket, events } = openSocket();
+  const reported: unknown[] = [];
+  const onError = (event: ErrorEvent): void => {
+    reported.push(event.error);
+    event.preventDefault();
+  };
+  globalThis.addEventListener("error", onError);
+  try {
+    const received: unknown[] = [];
+    const failure = new Error("handler failed");
+    socket.onmessage = (event) => {
+      received.push(event.data);
+      if (event.data === "boom") throw failure;
+    };
+    events.message("boom");
+    events.message("after");
+    assert.deepEqual(received, ["boom", "after"]);
+    assert.deepEqual(reported, [failure]);
+  } finally {
+    globalThis.removeEventListener("error", onError);
+    socket.close(1000);
+  }
+});
+
+Deno.test("socket dispatch: ArrayBuffers reach readable as Uint8Arrays", async () => {
+  const { socket, events } = openSocket();
+  const reader = socket.readable.getReader();
+  const buffer = new Uint8Array([4, 5]).buffer;
+  events.message(buffer);
+  const { value } = await reader.read();
+  assert.ok(value instanceof Uint8Array);
+  assert.deepEqual(value, new Uint8Array([4, 5]));
+  reader.releaseLock();
+  socket.close(1000);
+});
+
+Deno.test("socket dispatch: a send the driver completed at once resolves", async () => {
+  const { socket, sent } = openSocket();
+  const bytes = new Uint8Array([1]);
+  await socket.send(bytes.buffer);
+  await socket.send("x");
+  assert.deepEqual(sent, [bytes, "x"]);
+  socket.close(1000);
+});
