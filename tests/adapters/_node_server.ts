@@ -7,6 +7,8 @@
  * except `/life/*` and `/admin/*`, which hold the lifecycle endpoints:
  *
  * - `/open/echo`: the suite's echo and subprotocols, but any origin (for browsers).
+ * - `/deflate/echo`: echo with `perMessageDeflate: true`, any origin.
+ * - `/deflate/limited`: the same with `maxMessageSize: 1 MiB` (inflated size).
  * - `/life/idle`: `idleTimeout: 300` (the server closes an idle socket with 1001).
  * - `/life/heartbeat?id=X`: `heartbeat: { interval: 200, timeout: 500 }`.
  * - `/life/close-timeout?id=X`: the server closes with 4003 at once, `closeTimeout: 300`.
@@ -62,7 +64,8 @@ function echo(socket: EdgeSocket): void {
 }
 
 function isLifecycle(pathname: string): boolean {
-  return pathname.startsWith("/life/") || pathname.startsWith("/open/") || pathname === "/slow";
+  return pathname.startsWith("/life/") || pathname.startsWith("/open/") ||
+    pathname.startsWith("/deflate/") || pathname === "/slow";
 }
 
 const suite = createWebSocketServer({
@@ -135,6 +138,22 @@ createWebSocketServer({
   server,
   path: "/open/echo",
   protocols: SUITE_PROTOCOLS,
+  onSocket: echo,
+});
+
+// `/deflate/*`: permessage-deflate (RFC 7692) with the defaults, any origin.
+createWebSocketServer({
+  server,
+  path: "/deflate/echo",
+  perMessageDeflate: true,
+  onSocket: echo,
+});
+
+createWebSocketServer({
+  server,
+  path: "/deflate/limited",
+  perMessageDeflate: true,
+  maxMessageSize: 1024 * 1024,
   onSocket: echo,
 });
 
