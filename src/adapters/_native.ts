@@ -7,6 +7,7 @@
  * @module
  */
 
+import { RESOLVED } from "../_promise.ts";
 import type { CloseInfo } from "../engine.ts";
 import { WebSocketError } from "../errors.ts";
 import type { ServerHandshakeOptions, UpgradeAccepted } from "../handshake.ts";
@@ -149,10 +150,9 @@ export class StandardSocketDriver implements SocketDriver {
     };
     if (socket.readyState === 1) queueMicrotask(open);
     else socket.onopen = open;
-    socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
-      const { data } = event;
-      events.message(typeof data === "string" ? data : new Uint8Array(data));
-    };
+    // The ArrayBuffer is the message's own: handed on as it is, it reaches
+    // `event.data` unchanged when the socket's binaryType is "arraybuffer".
+    socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => events.message(event.data);
     socket.onerror = (event: Event) => {
       if (this.#closed) return;
       const message = (event as ErrorEvent).message ?? "";
@@ -178,7 +178,7 @@ export class StandardSocketDriver implements SocketDriver {
   send(data: string | Uint8Array, _options: SendOptions): Promise<void> {
     if (this.#socket.readyState !== 1) return notOpen();
     this.#socket.send(data as string | Uint8Array<ArrayBuffer>);
-    return Promise.resolve();
+    return RESOLVED;
   }
 
   /**

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { withResolvers } from "../_promise.ts";
+import { RESOLVED, withResolvers } from "../_promise.ts";
 import { encodeClosePayload } from "../close.ts";
 import { WebSocketError } from "../errors.ts";
 import { negotiateUpgrade, parseExtensions, rejectionResponse } from "../handshake.ts";
@@ -44,6 +44,8 @@ export interface BunServerWebSocket<T> {
   readonly data: T;
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** How binary messages reach the `message` handler (Bun's default `"nodebuffer"`). */
+  binaryType?: "nodebuffer" | "arraybuffer" | "uint8array";
   /** Sends; returns bytes sent, -1 when queued (backpressure), 0 when dropped. */
   send(data: string | Uint8Array<ArrayBuffer>, compress?: boolean): number;
   /** Sends a Ping; same return values as `send`. */
@@ -99,7 +101,7 @@ export interface BunWebSocketHandler {
   /** A connection opened. */
   open(ws: BunServerWebSocket<BunSocketData>): void;
   /** A message arrived. */
-  message(ws: BunServerWebSocket<BunSocketData>, message: string | Uint8Array): void;
+  message(ws: BunServerWebSocket<BunSocketData>, message: string | Uint8Array | ArrayBuffer): void;
   /** A Pong arrived. */
   pong(ws: BunServerWebSocket<BunSocketData>, data: Uint8Array): void;
   /** Bun's send queue emptied. */
@@ -188,10 +190,12 @@ export class BunSocketDriver implements SocketDriver {
    * @returns Resolves when Bun took the bytes.
    */
   send(data: string | Uint8Array, options: SendOptions): Promise<void> {
-    if (this.#ws.readyState !== 1) return notOpen();
     const sent = this.#ws.send(data as string | Uint8Array<ArrayBuffer>, options.compress ?? true);
-    if (sent > 0) return Promise.resolve();
+    if (sent > 0) return RESOLVED;
     if (sent === 0) {
+      // Bun drops what is sent on a socket that is no longer open; asking
+      // first would cost a native call on every send.
+      if (this.#ws.readyState !== 1) return notOpen();
       return Promise.reject(
         new WebSocketError("WS_ERR_CONNECTION_LOST", "Bun dropped the message", {
           closeCode: 1006,
@@ -341,6 +345,10 @@ export function createBunWebSocketHandler(options: BunHandlerOptions = {}): BunW
     idleTimeout: 0,
     sendPings: false,
     open(ws) {
+      // The message's own ArrayBuffer rather than a Node Buffer over it: it
+      // reaches `event.data` as it is (in JavaScriptCore, reading a view's
+      // `buffer` allocates).
+      ws.binaryType = "arraybuffer";
       const { data } = ws;
       const socket = new EdgeSocket(data.request.url, (events) => {
         data.driver = new BunSocketDriver(ws, events);
@@ -350,10 +358,9 @@ export function createBunWebSocketHandler(options: BunHandlerOptions = {}): BunW
       data.onSocket(socket, data.request);
     },
     message(ws, message) {
-      // Copied: Bun may reuse the buffer after the handler returns.
-      ws.data.driver?.events.message(
-        typeof message === "string" ? message : new Uint8Array(message),
-      );
+      // Not copied: Bun hands each message over in memory of its own (never
+      // reused after the handler returns).
+      ws.data.driver?.events.message(message);
     },
     pong(ws, payload) {
       ws.data.driver?.events.pong(new Uint8Array(payload));
