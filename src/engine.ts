@@ -92,11 +92,17 @@ export const DEFAULT_LIMITS: Readonly<
 });
 
 const encoder = new TextEncoder();
+/** Decodes whole (unfragmented) text messages; stateless, so shared by every engine. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 /** More pending chunks than this and a partial payload is assembled as it arrives. */
 const MAX_PENDING_CHUNKS = 16;
 /** Output below this size is coalesced into one buffer per flush. */
 const COALESCE_LIMIT = 64 * 1024;
+/** The first size of the reusable output buffer. */
+const OUT_MIN = 1024;
+/** A larger output buffer is dropped after each flush, so idle sockets stay small. */
+const OUT_KEEP = 16 * 1024;
 
 /** Parser phases. */
 const HEADER = 0;
@@ -143,7 +149,8 @@ export class WebSocketEngine {
   #chunkOffset = 0;
   #buffered = 0;
   #phase = HEADER;
-  #scratch = new Uint8Array(14);
+  /** Gathers a header split across chunks; allocated on first use (idle sockets stay small). */
+  #scratch: Uint8Array | undefined;
   #fin = false;
   #rsv1 = false;
   #opcode = 0;
@@ -161,12 +168,21 @@ export class WebSocketEngine {
   #fragments = 0;
   #parts: Uint8Array[] = [];
   #textParts: string[] = [];
-  #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  /** Streaming decoder for fragmented text, created on the first fragment. */
+  #decoder: TextDecoder | undefined;
 
   // Send side.
+  /** Output ready to take, in order (sealed buffer contents and large frames). */
   #out: Uint8Array[] = [];
+  /** Bytes queued, in `#out` and `#outBuf` together. */
   #outSize = 0;
-  #outKey = new Uint8Array(4);
+  /**
+   * Frames are encoded here, one after another, and copied out once per
+   * takeOutput(): one allocation per flush, not one per frame.
+   */
+  #outBuf: Uint8Array = EMPTY;
+  #outLen = 0;
+  #outKey: Uint8Array = EMPTY; // clients only, set in the constructor
 
   /**
    * Creates an engine.
@@ -183,6 +199,7 @@ export class WebSocketEngine {
     this.#compression = options.compression ?? false;
     this.#random = options.random ?? ((bytes) => crypto.getRandomValues(bytes));
     this.#state = options.connecting ? ReadyState.CONNECTING : ReadyState.OPEN;
+    if (!this.#server) this.#outKey = new Uint8Array(4);
   }
 
   /** The current state. */
@@ -220,6 +237,10 @@ export class WebSocketEngine {
     if (chunk.length === 0) return;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+    this.#run();
+  }
+
+  #run(): void {
     try {
       this.#parse();
     } catch (error) {
@@ -398,7 +419,7 @@ export class WebSocketEngine {
 
   /** Copies the first `length` buffered bytes into scratch without consuming them. */
   #peek(length: number): Uint8Array {
-    const out = this.#scratch;
+    const out = this.#scratch ??= new Uint8Array(14);
     let filled = 0;
     let offset = this.#chunkOffset;
     for (let i = 0; filled < length; i++) {
@@ -484,7 +505,11 @@ export class WebSocketEngine {
       // RFC 6455 §8.1: fail fast on invalid UTF-8, fragment by fragment.
       if (text === undefined) {
         try {
-          text = this.#decoder.decode(payload, { stream: !this.#fin });
+          // Whole messages use the shared stateless decoder; fragments keep state.
+          text = this.#fin && this.#textParts.length === 0
+            ? utf8.decode(payload)
+            : (this.#decoder ??= new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }))
+              .decode(payload, { stream: !this.#fin });
         } catch (cause) {
           throw new WebSocketError("WS_ERR_INVALID_UTF8", "Invalid UTF-8 in text message", {
             closeCode: 1007,
@@ -631,14 +656,22 @@ export class WebSocketEngine {
     // Encode straight into the frame buffer when the worst case is small.
     if (data.length <= 16384) {
       const maxHeader = frameHeaderLength(data.length * 3, !this.#server);
-      const buffer = new Uint8Array(maxHeader + data.length * 3);
-      const { written } = encoder.encodeInto(data, buffer.subarray(maxHeader));
+      const max = maxHeader + data.length * 3;
+      const buffer = this.#room(max)!; // at most 49,166 bytes: always coalesced
+      const start = this.#outLen;
+      const { written } = encoder.encodeInto(
+        data,
+        buffer.subarray(start + maxHeader, start + max),
+      );
       const headerLength = frameHeaderLength(written, !this.#server);
-      const start = maxHeader - headerLength;
-      const frame = buffer.subarray(start, maxHeader + written);
+      if (headerLength < maxHeader) {
+        buffer.copyWithin(start + headerLength, start + maxHeader, start + maxHeader + written);
+      }
+      const frame = buffer.subarray(start, start + headerLength + written);
       this.#writeHeader(frame, Opcode.Text, written, true, false);
       if (!this.#server) mask(frame.subarray(headerLength), this.#outKey);
-      this.#push(frame);
+      this.#outLen += frame.length;
+      this.#outSize += frame.length;
       return;
     }
     this.#queue(Opcode.Text, encoder.encode(data), true, false);
@@ -712,13 +745,36 @@ export class WebSocketEngine {
    * @returns Buffers to write in order (empty when nothing is queued).
    */
   takeOutput(): Uint8Array[] {
+    this.#seal();
     const out = this.#out;
     if (out.length === 0) return out;
-    const size = this.#outSize;
     this.#out = [];
     this.#outSize = 0;
-    if (out.length === 1 || size > COALESCE_LIMIT) return out;
-    return [concat(out, size)];
+    if (this.#outBuf.length > OUT_KEEP) this.#outBuf = EMPTY;
+    return out;
+  }
+
+  /**
+   * `#outBuf`, with room for `size` more bytes at `#outLen`; `undefined` for
+   * a frame too large to coalesce.
+   */
+  #room(size: number): Uint8Array | undefined {
+    if (size > COALESCE_LIMIT) return undefined;
+    if (this.#outLen + size > COALESCE_LIMIT) this.#seal();
+    const needed = this.#outLen + size;
+    if (needed > this.#outBuf.length) {
+      const grown = new Uint8Array(Math.max(OUT_MIN, 2 ** Math.ceil(Math.log2(needed))));
+      grown.set(this.#outBuf.subarray(0, this.#outLen));
+      this.#outBuf = grown;
+    }
+    return this.#outBuf;
+  }
+
+  /** Copies what `#outBuf` holds out to `#out` (the transport writes it later). */
+  #seal(): void {
+    if (this.#outLen === 0) return;
+    this.#out.push(this.#outBuf.slice(0, this.#outLen));
+    this.#outLen = 0;
   }
 
   #assertOpen(): void {
@@ -747,26 +803,25 @@ export class WebSocketEngine {
   #queue(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void {
     const length = payload.length;
     const headerLength = frameHeaderLength(length, !this.#server);
-    if (this.#server && length > COALESCE_LIMIT) {
-      // Large server payloads skip the header concat, but are still copied:
-      // the transport writes later, and a caller may reuse its buffer as soon
-      // as send() returns (WHATWG WebSocket send() snapshots the data).
-      const header = new Uint8Array(headerLength);
-      this.#writeHeader(header, opcode, length, fin, rsv1);
-      this.#push(header);
-      this.#push(payload.slice());
-      return;
+    // The payload is copied even when large: the transport writes later, and a
+    // caller may reuse its buffer as soon as send() returns (WHATWG WebSocket
+    // send() snapshots the data). Copying it behind its header costs the same
+    // as a separate snapshot and makes the frame one write, not two.
+    const size = headerLength + length;
+    const buffer = this.#room(size);
+    let frame: Uint8Array;
+    if (buffer === undefined) {
+      this.#seal();
+      frame = new Uint8Array(size);
+      this.#out.push(frame);
+    } else {
+      frame = buffer.subarray(this.#outLen, this.#outLen + size);
+      this.#outLen += size;
     }
-    const frame = new Uint8Array(headerLength + length);
+    this.#outSize += size;
     this.#writeHeader(frame, opcode, length, fin, rsv1);
     frame.set(payload, headerLength);
     if (!this.#server) mask(frame.subarray(headerLength), this.#outKey);
-    this.#push(frame);
-  }
-
-  #push(bytes: Uint8Array): void {
-    this.#out.push(bytes);
-    this.#outSize += bytes.length;
   }
 }
 

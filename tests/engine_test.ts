@@ -917,6 +917,35 @@ Deno.test("engine: receive() takes ownership and unmasks in place", () => {
   assert.equal(toHex(chunk.subarray(6)), "48 65 6c 6c 6f");
 });
 
+Deno.test("engine: takeOutput() keeps frame order across small and large frames; taken bytes stay intact", () => {
+  for (const role of ROLES) {
+    const { engine: e } = engine(role);
+    const large = new Uint8Array(70_000).fill(7);
+    e.sendText("a");
+    e.sendBinary(large);
+    e.sendText("é".repeat(100)); // encoded into a worst-case slot, then moved up
+    const key = role === "client" ? 4 : 0; // masking key per client frame
+    assert.equal(e.bufferedAmount, (2 + 1) + (10 + 70_000) + (4 + 200) + 3 * key);
+    const taken = e.takeOutput();
+    const snapshot = concatBytes(...taken);
+    // The next frames reuse the engine's output buffer; what was taken must not change.
+    e.sendText("z".repeat(500));
+    e.sendText("y");
+    assert.deepEqual(concatBytes(...taken), snapshot);
+    const frames = parseFrames(taken);
+    assert.deepEqual(frames.map((f) => [f.opcode, f.payload.length]), [
+      [Opcode.Text, 1],
+      [Opcode.Binary, 70_000],
+      [Opcode.Text, 200],
+    ]);
+    assert.ok(frames[1].payload.every((b) => b === 7));
+    assert.equal(new TextDecoder().decode(frames[2].payload), "é".repeat(100));
+    const next = parseFrames(e.takeOutput());
+    assert.deepEqual(next.map((f) => new TextDecoder().decode(f.payload)), ["z".repeat(500), "y"]);
+    assert.deepEqual(e.takeOutput(), []);
+  }
+});
+
 // ---------------------------------------------------------------------------
 // Lifecycle
 
