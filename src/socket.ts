@@ -68,6 +68,11 @@ export interface SocketDriver {
   readonly bufferedAmount: number;
   /** Sends one message; resolves when the transport accepted it. */
   send(data: string | Uint8Array, options: SendOptions): Promise<void>;
+  /**
+   * Optional: sends a binary message given as an `ArrayBuffer` as it is
+   * (a runtime socket that takes one saves the view `send` would need).
+   */
+  sendBuffer?(data: ArrayBuffer, options: SendOptions): Promise<void>;
   /** Sends a Ping. Only called when `capabilities.ping`. */
   ping(payload: Uint8Array): void;
   /** Starts the closing handshake. */
@@ -179,6 +184,8 @@ export interface EdgeSocketEventMap {
 type Handler<E extends Event> = ((event: E) => void) | null;
 
 const noop = (): void => {};
+
+const NO_OPTIONS: SendOptions = Object.freeze({});
 
 /**
  * A WebSocket connection, whichever runtime or transport carries it.
@@ -396,7 +403,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
    * @returns Resolves when written.
    * @throws {DOMException} `InvalidStateError` while CONNECTING, as browsers do.
    */
-  send(data: SendData, options: SendOptions = {}): Promise<void> {
+  send(data: SendData, options: SendOptions = NO_OPTIONS): Promise<void> {
     if (this.#state === 0) {
       throw new DOMException("WebSocket is still connecting", "InvalidStateError");
     }
@@ -409,6 +416,14 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   #send(data: SendData, options: SendOptions): Promise<void> {
     if (this.#state !== 1) {
       return Promise.reject(new WebSocketError("WS_ERR_NOT_OPEN", "WebSocket is not open"));
+    }
+    const driver = this.#driver;
+    if (
+      driver.sendBuffer !== undefined && this.#sendChain === undefined &&
+      data instanceof ArrayBuffer
+    ) {
+      // An echo of `event.data` (binaryType "arraybuffer") goes out without a view.
+      return driver.sendBuffer(data, options);
     }
     if (typeof Blob !== "undefined" && data instanceof Blob) {
       // Blobs are read asynchronously; later sends wait so the order holds.

@@ -153,3 +153,38 @@ Deno.test("socket dispatch: a send the driver completed at once resolves", async
   assert.deepEqual(sent, [bytes, "x"]);
   socket.close(1000);
 });
+
+Deno.test("socket dispatch: a driver with sendBuffer gets ArrayBuffers as they are, in order behind a Blob", async () => {
+  let events!: SocketEvents;
+  const sent: unknown[] = [];
+  const socket = new EdgeSocket("ws://localhost/", (hooks) => {
+    events = hooks;
+    return {
+      capabilities: CAPABILITIES,
+      bufferedAmount: 0,
+      send: (data) => {
+        sent.push(data);
+        return RESOLVED;
+      },
+      sendBuffer: (data) => {
+        sent.push(data);
+        return RESOLVED;
+      },
+      ping: () => {},
+      close: () => events.close({ closeCode: 1000, reason: "", wasClean: true }),
+      setReading: () => {},
+      terminate: () => events.close({ closeCode: 1006, reason: "", wasClean: false }),
+    };
+  });
+  events.open("", "");
+  const first = new Uint8Array([1]).buffer;
+  await socket.send(first);
+  assert.equal(sent[0], first);
+  const blob = socket.send(new Blob([new Uint8Array([2])]));
+  const last = socket.send(new Uint8Array([3]).buffer);
+  await Promise.all([blob, last]);
+  assert.deepEqual(sent.slice(1).map((data) => [...new Uint8Array(data as ArrayBuffer)]), [[2], [
+    3,
+  ]]);
+  socket.close(1000);
+});

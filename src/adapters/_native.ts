@@ -182,6 +182,19 @@ export class StandardSocketDriver implements SocketDriver {
   }
 
   /**
+   * Hands a binary message given as an `ArrayBuffer` to the runtime as it is.
+   *
+   * @param data The bytes.
+   * @param _options Ignored: the runtime decides compression.
+   * @returns Resolves once handed over (not once written).
+   */
+  sendBuffer(data: ArrayBuffer, _options: SendOptions): Promise<void> {
+    if (this.#socket.readyState !== 1) return notOpen();
+    this.#socket.send(data);
+    return RESOLVED;
+  }
+
+  /**
    * Never called: `capabilities.ping` is `false`.
    *
    * @param _payload Unused.

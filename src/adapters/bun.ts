@@ -47,7 +47,7 @@ export interface BunServerWebSocket<T> {
   /** How binary messages reach the `message` handler (Bun's default `"nodebuffer"`). */
   binaryType?: "nodebuffer" | "arraybuffer" | "uint8array";
   /** Sends; returns bytes sent, -1 when queued (backpressure), 0 when dropped. */
-  send(data: string | Uint8Array<ArrayBuffer>, compress?: boolean): number;
+  send(data: string | Uint8Array<ArrayBuffer> | ArrayBuffer, compress?: boolean): number;
   /** Sends a Ping; same return values as `send`. */
   ping(data?: Uint8Array<ArrayBuffer>): number;
   /** Starts the closing handshake. */
@@ -190,7 +190,23 @@ export class BunSocketDriver implements SocketDriver {
    * @returns Resolves when Bun took the bytes.
    */
   send(data: string | Uint8Array, options: SendOptions): Promise<void> {
-    const sent = this.#ws.send(data as string | Uint8Array<ArrayBuffer>, options.compress ?? true);
+    return this.#sent(
+      this.#ws.send(data as string | Uint8Array<ArrayBuffer>, options.compress ?? true),
+    );
+  }
+
+  /**
+   * Sends a binary message given as an `ArrayBuffer` as it is; see `send`.
+   *
+   * @param data The bytes.
+   * @param options `compress: false` skips compression for this message.
+   * @returns Resolves when Bun took the bytes.
+   */
+  sendBuffer(data: ArrayBuffer, options: SendOptions): Promise<void> {
+    return this.#sent(this.#ws.send(data, options.compress ?? true));
+  }
+
+  #sent(sent: number): Promise<void> {
     if (sent > 0) return RESOLVED;
     if (sent === 0) {
       // Bun drops what is sent on a socket that is no longer open; asking
