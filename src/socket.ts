@@ -85,7 +85,11 @@ export interface SocketDriver {
 
 /** Options shared by every socket. */
 export interface SocketOptions {
-  /** Queue length (in messages) of `readable` before reading pauses. Default 16. */
+  /**
+   * Queue length (in messages) of `readable` before reading pauses. Default 16. Also how
+   * many messages are kept while nothing consumes them yet; a socket that cannot pause
+   * reading (`capabilities.backpressure` false) drops the ones beyond that.
+   */
   readableHighWaterMark?: number;
   /**
    * Send a Ping every `interval` ms and close with 1006 when no Pong comes back within
@@ -624,8 +628,13 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       if ((controller.desiredSize ?? 1) <= 0) this.#driver.setReading(false);
     } else if (!listening && this.#readable === undefined) {
       // Nobody consumes messages yet: keep them (up to the high-water mark, then stop
-      // reading) for a `readable` or `for await` that starts later.
-      this.#early.push(data);
+      // reading) for a `readable` or `for await` that starts later. A native socket
+      // cannot stop reading: past the mark its messages are dropped, never hoarded.
+      if (
+        this.#early.length < this.#readableHighWaterMark || this.#driver.capabilities.backpressure
+      ) {
+        this.#early.push(data);
+      }
       if (this.#early.length >= this.#readableHighWaterMark) this.#driver.setReading(false);
     }
     if (listening) this.#dispatchMessage(data);

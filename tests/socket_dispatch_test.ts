@@ -188,3 +188,18 @@ Deno.test("socket dispatch: a driver with sendBuffer gets ArrayBuffers as they a
   ]]);
   socket.close(1000);
 });
+
+Deno.test("socket dispatch: a socket that cannot pause reading keeps at most readableHighWaterMark unconsumed messages", async () => {
+  const { socket, events } = openSocket();
+  // Nobody consumes; the native driver cannot stop reading: 20 arrive, 16 are kept.
+  for (let i = 0; i < 20; i++) events.message(`m${i}`);
+  const reader = socket.readable.getReader();
+  const kept: unknown[] = [];
+  for (let i = 0; i < 16; i++) kept.push((await reader.read()).value);
+  assert.deepEqual(kept, Array.from({ length: 16 }, (_, i) => `m${i}`));
+  // After the stream exists, messages flow again.
+  events.message("after");
+  assert.equal((await reader.read()).value, "after");
+  reader.releaseLock();
+  socket.close(1000);
+});
