@@ -26,6 +26,16 @@ export interface ByteDuplex {
   readable: ReadableStream<Uint8Array>;
   /** Bytes to the peer. */
   writable: WritableStream<Uint8Array>;
+  /**
+   * Optional direct read, shaped like `Deno.Conn.read`: fills the start of
+   * `buffer` and resolves with the count, or `null` at the end of the stream.
+   * When present the socket reads frames through it (into buffers sized to
+   * the traffic, large payloads straight into their message buffer) instead
+   * of through `readable`, which then only serves bytes read before (e.g. the
+   * HTTP head) and `cancel()` at close. It must not be called while a read
+   * from `readable` is pending.
+   */
+  readInto?: (buffer: Uint8Array) => Promise<number | null>;
 }
 
 /** Limits and timeouts for codec-backed connections. */
@@ -57,6 +67,17 @@ export const CODEC_CAPABILITIES: SocketCapabilities = Object.freeze({
 });
 
 const noop = (): void => {};
+/** Direct reads start at this size (an idle socket pins one such buffer) ... */
+const READ_MIN = 4 * 1024;
+/** ... and double while reads fill them, up to this. */
+const READ_MAX = 64 * 1024;
+/** A frame still missing this many payload bytes is read straight into its payload buffer. */
+const DIRECT_READ_MIN = 16 * 1024;
+
+/** The smallest power of two ≥ `n`, for `n` ≥ 1. */
+function ceilPow2(n: number): number {
+  return 2 ** Math.ceil(Math.log2(n));
+}
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -156,7 +177,8 @@ export class CodecDriver implements SocketDriver {
     this.#duplex = duplex;
     this.#reader = reader;
     this.#writer = writer;
-    this.#head = head;
+    // An empty view still pins its whole read buffer (up to 64 KiB) for the socket's life.
+    this.#head = head !== undefined && head.length > 0 ? head : undefined;
   }
 
   /**
@@ -262,14 +284,12 @@ export class CodecDriver implements SocketDriver {
   }
 
   async #readLoop(): Promise<void> {
-    const reader = this.#reader ??= this.#duplex!.readable.getReader();
+    const duplex = this.#duplex!;
+    if (duplex.readInto !== undefined) return this.#readIntoLoop(duplex.readInto);
+    const reader = this.#reader ??= duplex.readable.getReader();
     const engine = this.#engine;
     try {
-      if (this.#head && this.#head.length > 0) {
-        engine.receive(this.#head);
-        this.#head = undefined;
-        this.#flush();
-      }
+      this.#receiveHead();
       while (true) {
         // Once our Close is out, read on regardless: the peer's Close must get through.
         if (!this.#reading && !engine.closeSent && engine.state !== ReadyState.CLOSED) {
@@ -278,6 +298,62 @@ export class CodecDriver implements SocketDriver {
         const { value, done } = await reader.read();
         if (done) break;
         engine.receive(value);
+        this.#flush();
+        // Read no further while messages are inflating: backpressure.
+        if (this.#inbox !== undefined) await this.#inbox;
+      }
+    } catch {
+      // A read error is a lost connection, handled below.
+    }
+    engine.abort(
+      new WebSocketError("WS_ERR_CONNECTION_LOST", "Connection closed without a Close frame", {
+        closeCode: 1006,
+      }),
+    );
+  }
+
+  #receiveHead(): void {
+    const head = this.#head;
+    if (head === undefined) return;
+    this.#head = undefined;
+    this.#engine.receive(head);
+    this.#flush();
+  }
+
+  /**
+   * The read loop over {@linkcode ByteDuplex.readInto}: every read gets a
+   * fresh buffer (the engine owns what it receives and may hand out views),
+   * sized by the previous read so an idle socket pins only `READ_MIN` bytes
+   * while a busy one reads up to `READ_MAX` per call; large payloads are read
+   * straight into their message buffer, with no copy.
+   */
+  async #readIntoLoop(readInto: (buffer: Uint8Array) => Promise<number | null>): Promise<void> {
+    const engine = this.#engine;
+    let size = READ_MIN;
+    try {
+      this.#receiveHead();
+      while (true) {
+        // Once our Close is out, read on regardless: the peer's Close must get through.
+        if (!this.#reading && !engine.closeSent && engine.state !== ReadyState.CLOSED) {
+          await new Promise<void>((resolve) => this.#resume = resolve);
+        }
+        const direct = engine.readBuffer(DIRECT_READ_MIN);
+        if (direct !== undefined) {
+          const n = await readInto(direct);
+          if (n === null) break;
+          engine.commitRead(n);
+        } else {
+          const buffer = new Uint8Array(size);
+          const n = await readInto(buffer);
+          if (n === null) break;
+          // A full buffer: more is waiting, read more at once. Otherwise the
+          // socket was drained: shrink towards what came, at most by half per
+          // read (bursty traffic must not fall back to many small reads).
+          size = n === size
+            ? Math.min(size * 4, READ_MAX)
+            : Math.max(size >> 1, Math.min(ceilPow2(n * 2), size), READ_MIN);
+          engine.receive(n === buffer.length ? buffer : buffer.subarray(0, n));
+        }
         this.#flush();
         // Read no further while messages are inflating: backpressure.
         if (this.#inbox !== undefined) await this.#inbox;

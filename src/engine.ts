@@ -240,6 +240,48 @@ export class WebSocketEngine {
     this.#run();
   }
 
+  /**
+   * While a frame still misses at least `minimum` payload bytes, returns the
+   * buffer they go into, so the transport can read them straight into it
+   * instead of into chunks copied later; report how many bytes were read with
+   * {@linkcode WebSocketEngine.commitRead}. Otherwise returns `undefined`:
+   * read a chunk and pass it to {@linkcode WebSocketEngine.receive}.
+   *
+   * @param minimum Fewest missing bytes that make a direct read worthwhile.
+   * @returns A view of the rest of the payload buffer, or `undefined`.
+   */
+  readBuffer(minimum: number): Uint8Array | undefined {
+    if (this.#phase !== PAYLOAD || this.#closeReceived || this.#state === ReadyState.CLOSED) {
+      return undefined;
+    }
+    let partial = this.#partial;
+    if (partial === undefined) {
+      if (this.#payloadLength - this.#buffered < minimum) return undefined;
+      partial = this.#partial = new Uint8Array(this.#payloadLength);
+      this.#partialFilled = this.#consumeInto(partial, 0);
+    } else if (partial.length - this.#partialFilled < minimum) {
+      return undefined;
+    }
+    // Every buffered byte now sits in `partial`, so bytes read go right after them.
+    return partial.subarray(this.#partialFilled);
+  }
+
+  /**
+   * Accounts for `length` bytes read into the buffer from
+   * {@linkcode WebSocketEngine.readBuffer} and reports what completed.
+   *
+   * @param length Bytes the transport wrote at the start of that buffer.
+   */
+  commitRead(length: number): void {
+    const partial = this.#partial;
+    if (partial === undefined || length <= 0) return;
+    if (length > partial.length - this.#partialFilled) {
+      throw new RangeError(`Read past the payload buffer: ${length} bytes`);
+    }
+    this.#partialFilled += length;
+    this.#run();
+  }
+
   #run(): void {
     try {
       this.#parse();

@@ -917,6 +917,38 @@ Deno.test("engine: receive() takes ownership and unmasks in place", () => {
   assert.equal(toHex(chunk.subarray(6)), "48 65 6c 6c 6f");
 });
 
+Deno.test("engine: readBuffer()/commitRead() read a large payload straight into its buffer", () => {
+  for (const role of ROLES) {
+    const { engine: e, events } = engine(role);
+    const payload = new Uint8Array(100_000).map((_, i) => (i * 7) & 0xff);
+    const wire = concatBytes(peer(role, Opcode.Binary, payload), peer(role, Opcode.Text, "x"));
+    // Between frames there is nothing to read into.
+    assert.equal(e.readBuffer(1), undefined);
+    const bodyStart = wire.length - payload.length - peer(role, Opcode.Text, "x").length;
+    e.receive(wire.slice(0, bodyStart + 1000));
+    // 99,000 bytes missing: fewer than asked for, so no direct read...
+    assert.equal(e.readBuffer(99_001), undefined);
+    // ...but enough for this threshold: the rest of the payload buffer.
+    const target = e.readBuffer(16_384)!;
+    assert.equal(target.length, 99_000);
+    let at = bodyStart + 1000;
+    target.set(wire.subarray(at, at + 50_000));
+    e.commitRead(50_000);
+    at += 50_000;
+    assert.deepEqual(events, []);
+    const rest = e.readBuffer(16_384)!;
+    assert.equal(rest.length, 49_000);
+    assert.throws(() => e.commitRead(49_001), RangeError);
+    rest.set(wire.subarray(at, at + 49_000));
+    e.commitRead(49_000);
+    assert.equal(events.length, 1);
+    assert.deepEqual(events[0], { type: "binary", data: [...payload] });
+    // The next frame comes through receive() as usual.
+    e.receive(wire.slice(at + 49_000));
+    assert.deepEqual(events[1], { type: "text", data: "x" });
+  }
+});
+
 Deno.test("engine: takeOutput() keeps frame order across small and large frames; taken bytes stay intact", () => {
   for (const role of ROLES) {
     const { engine: e } = engine(role);

@@ -14,6 +14,7 @@
  */
 
 import { upgradeConnection, type UpgradeConnectionOptions } from "../accept.ts";
+import type { ByteDuplex } from "../connection.ts";
 import { WebSocketError } from "../errors.ts";
 import { negotiateUpgrade, rejectionResponse } from "../handshake.ts";
 import { type ShutdownOptions, SocketRegistry } from "../server.ts";
@@ -134,6 +135,31 @@ export async function upgradeWebSocket(
   return { socket, response: native.response };
 }
 
+/** Bytes per read while the request head arrives (heads are usually well under 1 KiB). */
+const HEAD_READ_SIZE = 2048;
+
+/**
+ * `conn`'s bytes as a stream that reads only on demand (high-water mark 0,
+ * so it never reads ahead of `conn.read` callers) into small buffers.
+ */
+function smallReadable(conn: Deno.Conn): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller): Promise<void> {
+      const buffer = new Uint8Array(HEAD_READ_SIZE);
+      const n = await conn.read(buffer);
+      if (n === null) controller.close();
+      else controller.enqueue(buffer.subarray(0, n));
+    },
+    cancel(): void {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    },
+  }, { highWaterMark: 0 });
+}
+
 /** Options for {@linkcode listen}. */
 export interface DenoListenOptions extends UpgradeConnectionOptions {
   /** Port; 0 picks a free one. Default 8080. */
@@ -212,7 +238,16 @@ export function listen(options: DenoListenOptions): DenoWebSocketServer {
     pending.add(conn);
     let socket: EdgeSocket;
     try {
-      socket = await upgradeConnection(conn, upgradeOptions);
+      // `conn.readable` reads into a fresh 64 KiB buffer every time, which an
+      // idle socket pins and every handshake leaves behind. The head is read
+      // through small buffers instead, and frames through `readInto` into
+      // buffers sized to the traffic.
+      const duplex: ByteDuplex = {
+        readable: smallReadable(conn),
+        writable: conn.writable,
+        readInto: (buffer) => conn.read(buffer),
+      };
+      socket = await upgradeConnection(duplex, upgradeOptions);
     } catch (error) {
       options.onError?.(
         error instanceof WebSocketError
