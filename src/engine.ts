@@ -101,7 +101,10 @@ const MAX_PENDING_CHUNKS = 16;
 const COALESCE_LIMIT = 64 * 1024;
 /** The first size of the reusable output buffer. */
 const OUT_MIN = 1024;
-/** A larger output buffer is dropped after each flush, so idle sockets stay small. */
+/**
+ * An output buffer larger than this is dropped after a flush that used less
+ * than a quarter of it: a busy socket keeps its buffer, a quiet one does not.
+ */
 const OUT_KEEP = 16 * 1024;
 
 /** Parser phases. */
@@ -787,12 +790,13 @@ export class WebSocketEngine {
    * @returns Buffers to write in order (empty when nothing is queued).
    */
   takeOutput(): Uint8Array[] {
+    const used = this.#outLen;
     this.#seal();
     const out = this.#out;
     if (out.length === 0) return out;
     this.#out = [];
     this.#outSize = 0;
-    if (this.#outBuf.length > OUT_KEEP) this.#outBuf = EMPTY;
+    if (this.#outBuf.length > OUT_KEEP && used * 4 < this.#outBuf.length) this.#outBuf = EMPTY;
     return out;
   }
 
