@@ -504,6 +504,8 @@ export class CodecDriver implements SocketDriver {
   #onEngineClose(info: CloseInfo): void {
     this.#closeInfo = info;
     clearTimeout(this.#closeTimer);
+    // Nothing can be sent any more: readyState is CLOSING until the transport is released.
+    this.#events.closing?.();
     // Runs after the current receive() and its flush.
     queueMicrotask(() => this.#release());
   }

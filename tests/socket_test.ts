@@ -609,3 +609,22 @@ Deno.test("socket: a late first message listener gets the messages kept so far",
   client.close(1000);
   await server.closed;
 });
+
+Deno.test("socket: after the peer's Close, readyState is CLOSING and ping()/send() reject, never throw", async () => {
+  // A client whose server sends a Close and then keeps the TCP connection open: the
+  // client waits (up to closeTimeout) for the server to close first (RFC 6455 §7.1.1).
+  const [clientSide, serverSide] = createDuplexPair();
+  const client = socketOn(clientSide, { role: "client", closeTimeout: 200 });
+  const peer = silentPeer(serverSide);
+  const writer = serverSide.writable.getWriter();
+  await writer.write(hex("88 02 03 e8")); // Close 1000, unmasked (server → client)
+  while (client.readyState === EdgeSocket.OPEN) await delay(1);
+  assert.equal(client.readyState, EdgeSocket.CLOSING);
+  await assert.rejects(client.ping(), { code: "WS_ERR_NOT_OPEN" });
+  await assert.rejects(client.send("late"), { code: "WS_ERR_NOT_OPEN" });
+  // The echo went out, then the client gave up waiting for the server's TCP close.
+  assert.deepEqual(await client.closed, { closeCode: 1000, reason: "" });
+  await peer.done;
+  const frames = parseFrames(concatBytes(...peer.received));
+  assert.deepEqual(frames.map((f) => f.opcode), [Opcode.Close]);
+});
