@@ -34,6 +34,7 @@
  * @module
  */
 
+import { concat } from "./_bytes.ts";
 import { WebSocketError } from "./errors.ts";
 import { type ExtensionOffer, type ExtensionParam, formatExtensions } from "./handshake.ts";
 
@@ -837,14 +838,4 @@ async function inflateRun(
   }
   if (toSkip > 0) throw new Error("Inflated less than the window");
   return parts.length === 1 ? parts[0] : concat(parts, produced);
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concat } from "./_bytes.ts";
 import { decodeClosePayload, encodeClosePayload } from "./close.ts";
 import { WebSocketError } from "./errors.ts";
 import { encodeFrameHeader, frameHeaderLength, Opcode, readLength64 } from "./frame.ts";
@@ -901,14 +902,4 @@ function asciiString(bytes: Uint8Array): string | undefined {
   }
   for (; i < length; i++) text += fromCharCode(bytes[i]);
   return text;
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

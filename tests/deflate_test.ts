@@ -4,6 +4,7 @@
  * split at every offset.
  */
 
+import { concatBytes } from "./_fixtures.ts";
 import assert from "node:assert/strict";
 import {
   acceptDeflateResponse,
@@ -429,7 +430,7 @@ Deno.test("RFC 7692 §6: fragmented compressed messages, split at every payload 
   const second = hex("f2 00 11 00 00");
   for (let cut = 0; cut <= first.length; cut++) {
     // RFC 7692 §6.1: RSV1 on the first frame only.
-    const wire = concat(
+    const wire = concatBytes(
       encodeFrame(0x1, first.subarray(0, cut), { fin: false, rsv1: true, mask: MASK }),
       encodeFrame(0x0, first.subarray(cut), { mask: MASK }),
       encodeFrame(0x1, second, { rsv1: true, mask: MASK }),
@@ -455,7 +456,7 @@ Deno.test("RFC 7692 §6: RSV1 without the extension, or on a continuation, fails
       ["", encodeFrame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true, mask: MASK })],
       [
         "permessage-deflate",
-        concat(
+        concatBytes(
           encodeFrame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true, mask: MASK }),
           encodeFrame(0x0, hex("c9 c9 07 00"), { rsv1: true, mask: MASK }),
         ),
@@ -595,14 +596,4 @@ async function compressRaw(data: Uint8Array): Promise<Uint8Array> {
     new CompressionStream("deflate-raw"),
   );
   return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
