@@ -73,6 +73,8 @@ const READ_MIN = 4 * 1024;
 const READ_MAX = 64 * 1024;
 /** A frame still missing this many payload bytes is read straight into its payload buffer. */
 const DIRECT_READ_MIN = 16 * 1024;
+/** The longest frame header: 2 bytes, a 64-bit length, a masking key (RFC 6455 §5.2). */
+const MAX_HEADER_SIZE = 14;
 
 /** The smallest power of two ≥ `n`, for `n` ≥ 1. */
 function ceilPow2(n: number): number {
@@ -343,15 +345,21 @@ export class CodecDriver implements SocketDriver {
           if (n === null) break;
           engine.commitRead(n);
         } else {
-          const buffer = new Uint8Array(size);
+          // After a large frame, read just the next header: a large payload
+          // behind it is then read straight into its buffer, not copied out
+          // of a read that ended a few bytes short of it.
+          const header = engine.atLargeFrameBoundary(DIRECT_READ_MIN);
+          const buffer = new Uint8Array(header ? MAX_HEADER_SIZE : size);
           const n = await readInto(buffer);
           if (n === null) break;
           // A full buffer: more is waiting, read more at once. Otherwise the
           // socket was drained: shrink towards what came, at most by half per
           // read (bursty traffic must not fall back to many small reads).
-          size = n === size
-            ? Math.min(size * 4, READ_MAX)
-            : Math.max(size >> 1, Math.min(ceilPow2(n * 2), size), READ_MIN);
+          if (!header) {
+            size = n === size
+              ? Math.min(size * 4, READ_MAX)
+              : Math.max(size >> 1, Math.min(ceilPow2(n * 2), size), READ_MIN);
+          }
           engine.receive(n === buffer.length ? buffer : buffer.subarray(0, n));
         }
         this.#flush();

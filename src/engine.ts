@@ -271,6 +271,21 @@ export class WebSocketEngine {
   }
 
   /**
+   * Whether the next byte starts a frame (nothing is buffered) and the frame
+   * just received had at least `minimum` payload bytes. Large frames tend to
+   * follow large frames: the transport then reads only a header's worth
+   * (at most 14 bytes, RFC 6455 §5.2), so that the payload after it goes
+   * straight into its own buffer through {@linkcode WebSocketEngine.readBuffer}
+   * instead of arriving partly in a read chunk that must be copied.
+   *
+   * @param minimum Fewest payload bytes of the last frame.
+   * @returns `true` when a header-sized read should come next.
+   */
+  atLargeFrameBoundary(minimum: number): boolean {
+    return this.#phase === HEADER && this.#buffered === 0 && this.#payloadLength >= minimum;
+  }
+
+  /**
    * Accounts for `length` bytes read into the buffer from
    * {@linkcode WebSocketEngine.readBuffer} and reports what completed.
    *

@@ -949,6 +949,28 @@ Deno.test("engine: readBuffer()/commitRead() read a large payload straight into 
   }
 });
 
+Deno.test("engine: atLargeFrameBoundary() holds only between frames, after a large one", () => {
+  for (const role of ROLES) {
+    const { engine: e, events } = engine(role);
+    const large = peer(role, Opcode.Binary, new Uint8Array(20_000).fill(3));
+    const small = peer(role, Opcode.Text, "x");
+    assert.equal(e.atLargeFrameBoundary(16_384), false); // no frame yet
+    e.receive(large.slice(0, 5)); // inside the header
+    assert.equal(e.atLargeFrameBoundary(16_384), false);
+    e.receive(large.slice(5, 1000)); // inside the payload
+    assert.equal(e.atLargeFrameBoundary(16_384), false);
+    e.receive(large.slice(1000));
+    assert.equal(events.length, 1);
+    assert.equal(e.atLargeFrameBoundary(16_384), true);
+    assert.equal(e.atLargeFrameBoundary(20_001), false); // not that large
+    e.receive(concatBytes(small, small.subarray(0, 1))); // a byte of the next frame is buffered
+    assert.equal(e.atLargeFrameBoundary(1), false);
+    e.receive(small.slice(1));
+    assert.equal(e.atLargeFrameBoundary(16_384), false); // the last frame was small
+    assert.equal(e.atLargeFrameBoundary(1), true);
+  }
+});
+
 Deno.test("engine: takeOutput() keeps frame order across small and large frames; taken bytes stay intact", () => {
   for (const role of ROLES) {
     const { engine: e } = engine(role);
