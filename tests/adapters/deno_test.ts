@@ -29,17 +29,31 @@ const CODEC_CAPABILITIES = {
 };
 
 function startNative(options: DenoUpgradeOptions = {}): Promise<ContractServer> {
+  const closing: Promise<unknown>[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
     const { socket, response } = await upgradeWebSocket(request, {
       ...CONTRACT_POLICY,
       ...options,
     });
-    if (socket) serveContract(socket, new URL(request.url));
+    if (socket) {
+      closing.push(socket.closed.catch(() => {}));
+      serveContract(socket, new URL(request.url));
+    }
     return response;
   });
   return Promise.resolve({
     base: `ws://127.0.0.1:${server.addr.port}`,
-    [Symbol.asyncDispose]: () => server.shutdown(),
+    // A client's 'close' can come before Deno's side of the socket finished closing (under
+    // load): wait for every server socket, so the test ends with nothing of it pending.
+    [Symbol.asyncDispose]: async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(closing),
+        new Promise((resolve) => timer = setTimeout(resolve, 5000)),
+      ]);
+      clearTimeout(timer);
+      await server.shutdown();
+    },
   });
 }
 
