@@ -287,8 +287,9 @@ export class CodecDriver implements SocketDriver {
 
   async #readLoop(): Promise<void> {
     const duplex = this.#duplex!;
-    if (duplex.readInto !== undefined) return this.#readIntoLoop(duplex.readInto);
-    const reader = this.#reader ??= duplex.readable.getReader();
+    const read = duplex.readInto !== undefined
+      ? this.#directReads(duplex.readInto)
+      : this.#streamReads(this.#reader ??= duplex.readable.getReader());
     const engine = this.#engine;
     try {
       this.#receiveHead();
@@ -297,9 +298,7 @@ export class CodecDriver implements SocketDriver {
         if (!this.#reading && !engine.closeSent && engine.state !== ReadyState.CLOSED) {
           await new Promise<void>((resolve) => this.#resume = resolve);
         }
-        const { value, done } = await reader.read();
-        if (done) break;
-        engine.receive(value);
+        if (!await read()) break;
         this.#flush();
         // Read no further while messages are inflating: backpressure.
         if (this.#inbox !== undefined) await this.#inbox;
@@ -322,58 +321,53 @@ export class CodecDriver implements SocketDriver {
     this.#flush();
   }
 
+  /** One read from `readable` into the engine; `false` at the end of the stream. */
+  #streamReads(reader: ReadableStreamDefaultReader<Uint8Array>): () => Promise<boolean> {
+    const engine = this.#engine;
+    return async () => {
+      const { value, done } = await reader.read();
+      if (done) return false;
+      engine.receive(value);
+      return true;
+    };
+  }
+
   /**
-   * The read loop over {@linkcode ByteDuplex.readInto}: every read gets a
+   * One read through {@linkcode ByteDuplex.readInto}: every read gets a
    * fresh buffer (the engine owns what it receives and may hand out views),
    * sized by the previous read so an idle socket pins only `READ_MIN` bytes
    * while a busy one reads up to `READ_MAX` per call; large payloads are read
-   * straight into their message buffer, with no copy.
+   * straight into their message buffer, with no copy. `false` at the end.
    */
-  async #readIntoLoop(readInto: (buffer: Uint8Array) => Promise<number | null>): Promise<void> {
+  #directReads(readInto: (buffer: Uint8Array) => Promise<number | null>): () => Promise<boolean> {
     const engine = this.#engine;
     let size = READ_MIN;
-    try {
-      this.#receiveHead();
-      while (true) {
-        // Once our Close is out, read on regardless: the peer's Close must get through.
-        if (!this.#reading && !engine.closeSent && engine.state !== ReadyState.CLOSED) {
-          await new Promise<void>((resolve) => this.#resume = resolve);
-        }
-        const direct = engine.readBuffer(DIRECT_READ_MIN);
-        if (direct !== undefined) {
-          const n = await readInto(direct);
-          if (n === null) break;
-          engine.commitRead(n);
-        } else {
-          // After a large frame, read just the next header: a large payload
-          // behind it is then read straight into its buffer, not copied out
-          // of a read that ended a few bytes short of it.
-          const header = engine.atLargeFrameBoundary(DIRECT_READ_MIN);
-          const buffer = new Uint8Array(header ? MAX_HEADER_SIZE : size);
-          const n = await readInto(buffer);
-          if (n === null) break;
-          // A full buffer: more is waiting, read more at once. Otherwise the
-          // socket was drained: shrink towards what came, at most by half per
-          // read (bursty traffic must not fall back to many small reads).
-          if (!header) {
-            size = n === size
-              ? Math.min(size * 4, READ_MAX)
-              : Math.max(size >> 1, Math.min(ceilPow2(n * 2), size), READ_MIN);
-          }
-          engine.receive(n === buffer.length ? buffer : buffer.subarray(0, n));
-        }
-        this.#flush();
-        // Read no further while messages are inflating: backpressure.
-        if (this.#inbox !== undefined) await this.#inbox;
+    return async () => {
+      const direct = engine.readBuffer(DIRECT_READ_MIN);
+      if (direct !== undefined) {
+        const n = await readInto(direct);
+        if (n === null) return false;
+        engine.commitRead(n);
+        return true;
       }
-    } catch {
-      // A read error is a lost connection, handled below.
-    }
-    engine.abort(
-      new WebSocketError("WS_ERR_CONNECTION_LOST", "Connection closed without a Close frame", {
-        closeCode: 1006,
-      }),
-    );
+      // After a large frame, read just the next header: a large payload
+      // behind it is then read straight into its buffer, not copied out
+      // of a read that ended a few bytes short of it.
+      const header = engine.atLargeFrameBoundary(DIRECT_READ_MIN);
+      const buffer = new Uint8Array(header ? MAX_HEADER_SIZE : size);
+      const n = await readInto(buffer);
+      if (n === null) return false;
+      // A full buffer: more is waiting, read more at once. Otherwise the
+      // socket was drained: shrink towards what came, at most by half per
+      // read (bursty traffic must not fall back to many small reads).
+      if (!header) {
+        size = n === size
+          ? Math.min(size * 4, READ_MAX)
+          : Math.max(size >> 1, Math.min(ceilPow2(n * 2), size), READ_MIN);
+      }
+      engine.receive(n === buffer.length ? buffer : buffer.subarray(0, n));
+      return true;
+    };
   }
 
   #scheduleFlush(): Promise<void> {
