@@ -299,3 +299,37 @@ export function peerFrame(
 
 /** Both roles, for tests that apply to each. */
 export const ROLES: readonly ("client" | "server")[] = ["client", "server"];
+
+/** Close codes that may not appear on the wire (RFC 6455 §7.4), for both sides' tests. */
+export const INVALID_CLOSE_CODES: readonly number[] = [
+  0,
+  999,
+  1004,
+  1005,
+  1006,
+  1015,
+  1016,
+  2000,
+  2999,
+  5000,
+  65535,
+];
+
+/** Close codes that may (RFC 6455 §7.4.1, §7.4.2 and the IANA registry). */
+export const VALID_CLOSE_CODES: readonly number[] = [
+  1000,
+  1001,
+  1002,
+  1003,
+  1007,
+  1008,
+  1009,
+  1010,
+  1011,
+  1012,
+  1013,
+  1014,
+  3000,
+  4000,
+  4999,
+];

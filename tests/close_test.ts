@@ -1,30 +1,18 @@
 import assert from "node:assert/strict";
 import { decodeClosePayload, encodeClosePayload, isValidCloseCode } from "../src/close.ts";
 import { WebSocketError } from "../src/errors.ts";
-import { concatBytes, hex, toHex, utf8 } from "./_fixtures.ts";
-
-const INVALID = [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535];
-const VALID = [
-  1000,
-  1001,
-  1002,
-  1003,
-  1007,
-  1008,
-  1009,
-  1010,
-  1011,
-  1012,
-  1013,
-  1014,
-  3000,
-  4000,
-  4999,
-];
+import {
+  concatBytes,
+  hex,
+  INVALID_CLOSE_CODES,
+  toHex,
+  utf8,
+  VALID_CLOSE_CODES,
+} from "./_fixtures.ts";
 
 Deno.test("RFC 6455 §7.4: isValidCloseCode", () => {
-  for (const code of VALID) assert.ok(isValidCloseCode(code), `${code}`);
-  for (const code of INVALID) assert.ok(!isValidCloseCode(code), `${code}`);
+  for (const code of VALID_CLOSE_CODES) assert.ok(isValidCloseCode(code), `${code}`);
+  for (const code of INVALID_CLOSE_CODES) assert.ok(!isValidCloseCode(code), `${code}`);
 });
 
 Deno.test("RFC 6455 §5.5.1: encodeClosePayload", () => {
@@ -37,7 +25,7 @@ Deno.test("RFC 6455 §5.5.1: encodeClosePayload", () => {
   assert.throws(() => encodeClosePayload(1000, "a".repeat(124)), RangeError);
   assert.throws(() => encodeClosePayload(1000, "é".repeat(62)), RangeError);
   assert.throws(() => encodeClosePayload(undefined, "why"), RangeError);
-  for (const code of [...INVALID, 1000.5, NaN]) {
+  for (const code of [...INVALID_CLOSE_CODES, 1000.5, NaN]) {
     assert.throws(() => encodeClosePayload(code), RangeError, `${code}`);
   }
 });
@@ -50,7 +38,7 @@ Deno.test("RFC 6455 §5.5.1: decodeClosePayload", () => {
     closeCode: 4000,
     reason: "\ufeffx",
   });
-  for (const code of VALID) {
+  for (const code of VALID_CLOSE_CODES) {
     assert.equal(decodeClosePayload(new Uint8Array([code >> 8, code & 0xff])).closeCode, code);
   }
 });
@@ -65,7 +53,7 @@ Deno.test("RFC 6455 §5.5.1: a 1-byte close payload is a protocol error", () => 
 });
 
 Deno.test("RFC 6455 §7.4.1: a reserved or unassigned close code is a protocol error", () => {
-  for (const code of INVALID) {
+  for (const code of INVALID_CLOSE_CODES) {
     assert.throws(
       () => decodeClosePayload(new Uint8Array([code >> 8, code & 0xff])),
       (error: unknown) =>

@@ -10,6 +10,7 @@ import {
   fixedKey,
   frame,
   hex,
+  INVALID_CLOSE_CODES,
   parseFrames,
   peerFrame,
   record,
@@ -19,6 +20,7 @@ import {
   splits,
   toHex,
   utf8,
+  VALID_CLOSE_CODES,
 } from "./_fixtures.ts";
 
 type Role = "client" | "server";
@@ -333,31 +335,13 @@ Deno.test("RFC 6455 §5.5.2: no Pong after we sent a Close", () => {
 // ---------------------------------------------------------------------------
 // §5.5.1 / §7 Closing
 
-const INVALID_CODES = [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000];
-const VALID_CODES = [
-  1000,
-  1001,
-  1002,
-  1003,
-  1007,
-  1008,
-  1009,
-  1010,
-  1011,
-  1012,
-  1013,
-  1014,
-  3000,
-  4999,
-];
-
 function closePayload(code: number, reason = ""): Uint8Array {
   return concatBytes(new Uint8Array([code >> 8, code & 0xff]), utf8(reason));
 }
 
 Deno.test("RFC 6455 §7.4.1: invalid close codes fail with 1002", () => {
   for (const role of ROLES) {
-    for (const code of INVALID_CODES) {
+    for (const code of INVALID_CLOSE_CODES) {
       assertInputFails(
         role,
         peer(role, Opcode.Close, closePayload(code)),
@@ -370,7 +354,7 @@ Deno.test("RFC 6455 §7.4.1: invalid close codes fail with 1002", () => {
 
 Deno.test("RFC 6455 §7.4.1: valid close codes are accepted and echoed", () => {
   for (const role of ROLES) {
-    for (const code of VALID_CODES) {
+    for (const code of VALID_CLOSE_CODES) {
       const { engine: e, events } = engine(role);
       feed(e, peer(role, Opcode.Close, closePayload(code, "why")));
       assert.deepEqual(events, [{ type: "close", closeCode: code, reason: "why", wasClean: true }]);
@@ -510,7 +494,9 @@ Deno.test("RFC 6455 §5.5.1: close() argument checks", () => {
     const { engine: e } = engine(role);
     assert.throws(() => e.close(1000, "x".repeat(124)), RangeError);
     assert.throws(() => e.close(1000, "é".repeat(62)), RangeError);
-    for (const code of [...INVALID_CODES, 1000.5]) assert.throws(() => e.close(code), RangeError);
+    for (const code of [...INVALID_CLOSE_CODES, 1000.5]) {
+      assert.throws(() => e.close(code), RangeError);
+    }
     // A failed call leaves the engine open.
     assert.equal(e.state, ReadyState.OPEN);
     assert.deepEqual(e.takeOutput(), []);

@@ -75,7 +75,8 @@ export async function drainSlow(id: string | null, count: number): Promise<strin
   return `drained:${bytes}`;
 }
 
-function slot(id: string): PromiseWithResolvers<{ closeCode: number; reason: string }> {
+/** The close a test client reported for `id`, resolved when it arrives. */
+export function slot(id: string): PromiseWithResolvers<{ closeCode: number; reason: string }> {
   let entry = closes.get(id);
   if (!entry) {
     entry = withResolvers();

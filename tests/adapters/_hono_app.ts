@@ -16,18 +16,7 @@
 import { Hono } from "hono";
 import { upgradeWebSocket } from "../../src/adapters/hono.ts";
 import type { EdgeSocket } from "../../src/socket.ts";
-import { CONTRACT_POLICY, drainSlow, holdSlow } from "./_bun_contract.ts";
-import { withResolvers } from "../../src/_promise.ts";
-
-const closes = new Map<string, PromiseWithResolvers<{ closeCode: number; reason: string }>>();
-function slot(id: string): PromiseWithResolvers<{ closeCode: number; reason: string }> {
-  let entry = closes.get(id);
-  if (!entry) {
-    entry = withResolvers();
-    closes.set(id, entry);
-  }
-  return entry;
-}
+import { CONTRACT_POLICY, drainSlow, holdSlow, slot } from "./_bun_contract.ts";
 
 /** The app. */
 export const app: Hono = new Hono();
