@@ -17,8 +17,13 @@ const CAPABILITIES: SocketCapabilities = {
   anyCloseCode: true,
 };
 
-/** A socket whose driver records sends; `events` feeds it. */
-function openSocket(): { socket: EdgeSocket; events: SocketEvents; sent: unknown[] } {
+/**
+ * A socket whose driver records sends; `events` feeds it. With `sendBuffer`, the
+ * driver also takes ArrayBuffers as they are (like the native drivers).
+ */
+function openSocket(
+  options: { sendBuffer?: boolean } = {},
+): { socket: EdgeSocket; events: SocketEvents; sent: unknown[] } {
   let events!: SocketEvents;
   const sent: unknown[] = [];
   const socket = new EdgeSocket("ws://localhost/", (hooks) => {
@@ -35,6 +40,12 @@ function openSocket(): { socket: EdgeSocket; events: SocketEvents; sent: unknown
       setReading: () => {},
       terminate: () => events.close({ closeCode: 1006, reason: "", wasClean: false }),
     };
+    if (options.sendBuffer) {
+      driver.sendBuffer = (data) => {
+        sent.push(data);
+        return RESOLVED;
+      };
+    }
     return driver;
   });
   events.open("", "");
@@ -155,28 +166,7 @@ Deno.test("socket dispatch: a send the driver completed at once resolves", async
 });
 
 Deno.test("socket dispatch: a driver with sendBuffer gets ArrayBuffers as they are, in order behind a Blob", async () => {
-  let events!: SocketEvents;
-  const sent: unknown[] = [];
-  const socket = new EdgeSocket("ws://localhost/", (hooks) => {
-    events = hooks;
-    return {
-      capabilities: CAPABILITIES,
-      bufferedAmount: 0,
-      send: (data) => {
-        sent.push(data);
-        return RESOLVED;
-      },
-      sendBuffer: (data) => {
-        sent.push(data);
-        return RESOLVED;
-      },
-      ping: () => {},
-      close: () => events.close({ closeCode: 1000, reason: "", wasClean: true }),
-      setReading: () => {},
-      terminate: () => events.close({ closeCode: 1006, reason: "", wasClean: false }),
-    };
-  });
-  events.open("", "");
+  const { socket, sent } = openSocket({ sendBuffer: true });
   const first = new Uint8Array([1]).buffer;
   await socket.send(first);
   assert.equal(sent[0], first);
