@@ -87,8 +87,7 @@ export async function acceptWebSocket(
   duplex: ByteDuplex,
   options: AcceptWebSocketOptions = {},
 ): Promise<EdgeSocket> {
-  const writer = duplex.writable.getWriter();
-  return await answer(request, duplex, writer, undefined, options.head, options);
+  return await answer(request, duplex, undefined, undefined, options.head, options);
 }
 
 /**
@@ -176,7 +175,7 @@ function isAnswered(error: WebSocketError): boolean {
 async function answer(
   request: UpgradeRequest,
   duplex: ByteDuplex,
-  writer: WritableStreamDefaultWriter<Uint8Array>,
+  writer: WritableStreamDefaultWriter<Uint8Array> | undefined,
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined,
   head: Uint8Array | undefined,
   options: AcceptOptions,
@@ -208,17 +207,20 @@ async function answer(
   const decision = await negotiateUpgrade(request, handshakeOptions);
   if (!decision.accepted) {
     answered.add(decision.error);
-    await writeAndClose(writer, reader ?? duplex.readable.getReader(), decision);
+    await writeAndClose(
+      writer ?? duplex.writable.getWriter(),
+      reader ?? duplex.readable.getReader(),
+      decision,
+    );
     throw decision.error;
   }
-  // Not awaited: frames queue behind the 101 on the same writer.
-  writer.write(writeResponseHead(decision)).catch(() => {});
   let driver: CodecDriver | undefined;
   const socket = new EdgeSocket(request.url, (events) => {
     driver = new CodecDriver({ ...options, role: "server" }, events);
     return driver;
   }, options);
   driver!.attach(duplex, reader, writer, head);
+  driver!.writePreamble(writeResponseHead(decision));
   driver!.open(decision.protocol, decision.extensions, decision.accepted ? deflate : undefined);
   return socket;
 }

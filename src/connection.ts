@@ -36,6 +36,24 @@ export interface ByteDuplex {
    * from `readable` is pending.
    */
   readInto?: (buffer: Uint8Array) => Promise<number | null>;
+  /**
+   * Optional calls that bypass the streams. A transport that offers them can
+   * build `readable` and `writable` only on demand (as views over the same
+   * calls): an idle socket then holds no web streams at all.
+   */
+  direct?: DirectTransport;
+}
+
+/** A transport's own calls, used instead of {@linkcode ByteDuplex}'s streams when offered. */
+export interface DirectTransport {
+  /** The next chunk from the peer, or `null` at the end. */
+  read(): Promise<Uint8Array | null>;
+  /** Writes the whole chunk; resolves once it is handed to the OS. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Ends our side (FIN) once everything written is flushed. */
+  end(): Promise<void>;
+  /** Drops the connection at once, both ways. */
+  destroy(): void;
 }
 
 /** Limits and timeouts for codec-backed connections. */
@@ -96,6 +114,8 @@ export class CodecDriver implements SocketDriver {
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #server: boolean;
   #head: Uint8Array | undefined;
+  /** Writes go through these calls, not through `writable`. */
+  #direct: DirectTransport | undefined;
   #closeTimeout: number;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #reading = true;
@@ -179,8 +199,23 @@ export class CodecDriver implements SocketDriver {
     this.#duplex = duplex;
     this.#reader = reader;
     this.#writer = writer;
+    this.#direct = writer === undefined ? duplex.direct : undefined;
     // An empty view still pins its whole read buffer (up to 64 KiB) for the socket's life.
     this.#head = head !== undefined && head.length > 0 ? head : undefined;
+  }
+
+  /**
+   * Writes bytes that go before every frame (the HTTP 101 response). Not
+   * awaited: frames queue behind them; a failed write shows up as a lost
+   * connection on the next one.
+   *
+   * @param bytes The bytes.
+   */
+  writePreamble(bytes: Uint8Array): void {
+    const written = this.#direct !== undefined
+      ? this.#direct.write(bytes)
+      : (this.#writer ??= this.#duplex!.writable.getWriter()).write(bytes);
+    written.catch(noop);
   }
 
   /**
@@ -289,6 +324,8 @@ export class CodecDriver implements SocketDriver {
     const duplex = this.#duplex!;
     const read = duplex.readInto !== undefined
       ? this.#directReads(duplex.readInto)
+      : this.#reader === undefined && duplex.direct !== undefined
+      ? this.#chunkReads(duplex.direct)
       : this.#streamReads(this.#reader ??= duplex.readable.getReader());
     const engine = this.#engine;
     try {
@@ -328,6 +365,17 @@ export class CodecDriver implements SocketDriver {
       const { value, done } = await reader.read();
       if (done) return false;
       engine.receive(value);
+      return true;
+    };
+  }
+
+  /** One read through {@linkcode DirectTransport.read} into the engine; `false` at the end. */
+  #chunkReads(direct: DirectTransport): () => Promise<boolean> {
+    const engine = this.#engine;
+    return async () => {
+      const chunk = await direct.read();
+      if (chunk === null) return false;
+      engine.receive(chunk);
       return true;
     };
   }
@@ -393,7 +441,10 @@ export class CodecDriver implements SocketDriver {
       }
       return;
     }
-    const writer = this.#writer ??= this.#duplex!.writable.getWriter();
+    const direct = this.#direct;
+    const writer = direct !== undefined
+      ? undefined
+      : this.#writer ??= this.#duplex!.writable.getWriter();
     let last: Promise<void> | undefined;
     for (const chunk of out) {
       const size = chunk.length;
@@ -401,7 +452,7 @@ export class CodecDriver implements SocketDriver {
       // Only the last write's failure is handled below; a reset peer must
       // not leave the earlier ones as unhandled rejections (they kill Deno).
       last?.catch(noop);
-      last = writer.write(chunk).then(() => {
+      last = (writer === undefined ? direct!.write(chunk) : writer.write(chunk)).then(() => {
         this.#inflight -= size;
       });
     }
@@ -538,21 +589,25 @@ export class CodecDriver implements SocketDriver {
   async #closeTransport(): Promise<void> {
     const duplex = this.#duplex;
     if (!duplex) return;
-    const writer = this.#writer ??= duplex.writable.getWriter();
+    const direct = this.#direct;
+    const writer = direct !== undefined ? undefined : this.#writer ??= duplex.writable.getWriter();
     let closedInTime = false;
     if (!this.#abortive) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       // A peer that stops reading must not hold the close forever.
       closedInTime = await Promise.race([
-        writer.close().then(() => true, () => true),
+        (writer === undefined ? direct!.end() : writer.close()).then(() => true, () => true),
         new Promise<boolean>((resolve) =>
           timer = setTimeout(() => resolve(false), this.#closeTimeout)
         ),
       ]);
       clearTimeout(timer);
     }
-    if (!closedInTime) await writer.abort().catch(noop);
-    const reader = this.#reader ??= duplex.readable.getReader();
-    await reader.cancel().catch(noop);
+    if (!closedInTime) {
+      if (writer === undefined) direct!.destroy();
+      else await writer.abort().catch(noop);
+    }
+    if (this.#reader === undefined && duplex.direct !== undefined) duplex.direct.destroy();
+    else await (this.#reader ??= duplex.readable.getReader()).cancel().catch(noop);
   }
 }

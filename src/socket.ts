@@ -8,7 +8,7 @@
 
 import type { CloseInfo, ReadyState } from "./engine.ts";
 import { WebSocketError } from "./errors.ts";
-import { RESOLVED, withResolvers } from "./_promise.ts";
+import { LazyPromise, RESOLVED, withResolvers } from "./_promise.ts";
 
 /** What a socket's driver can do. Native-backed sockets lack some of these. */
 export interface SocketCapabilities {
@@ -253,8 +253,8 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   #readable: ReadableStream<Message> | undefined;
   #controller: ReadableStreamDefaultController<Message> | undefined;
   #writable: WritableStream<SendData> | undefined;
-  #opened: PromiseWithResolvers<OpenedInfo> = withResolvers();
-  #closed: PromiseWithResolvers<ClosedInfo> = withResolvers();
+  #opened = new LazyPromise<OpenedInfo>();
+  #closed = new LazyPromise<ClosedInfo>();
   #error: WebSocketError | undefined;
   #pings = new Map<
     string,
@@ -293,8 +293,6 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       }
       this.#heartbeat = { interval, timeout };
     }
-    this.#opened.promise.catch(noop);
-    this.#closed.promise.catch(noop);
     this.#driver = createDriver({
       open: (protocol, extensions) => this.#onOpen(protocol, extensions),
       message: (data) => this.#onMessage(data),

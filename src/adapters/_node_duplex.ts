@@ -1,108 +1,169 @@
 /**
  * A small bridge from a Node stream socket (`net.Socket`, `tls.TLSSocket`, or
- * the `Duplex` node:http hands to `"upgrade"` listeners) to the web-streams
+ * the `Duplex` node:http hands to `"upgrade"` listeners) to the
  * {@linkcode ByteDuplex} the codec runs on. It replaces `Duplex.toWeb`, which
  * adds a stream hop and a promise per chunk on Node 20 and behaves
  * differently on Bun and Deno's compatibility layers.
  *
- * Backpressure both ways: the readable pauses the socket when its queue is
- * full and resumes it on `pull`; a write resolves on the socket's write
- * callback, i.e. once Node has handed the bytes to the kernel.
+ * The codec uses the duplex's {@linkcode DirectTransport} calls;
+ * `readable` and `writable` are thin views over the same calls,
+ * built only when asked for. Two web streams cost ~4–8 KiB per connection
+ * on Node 20 and Deno, more than the rest of an idle socket.
+ *
+ * Backpressure both ways: the socket is paused while more than the high
+ * water mark is queued unread, and resumed when reads drain it; a write
+ * resolves on the socket's write callback, i.e. once Node has handed the
+ * bytes to the kernel.
  *
  * @module
  */
 
 import type { Duplex } from "node:stream";
-import type { ByteDuplex } from "../connection.ts";
+import type { ByteDuplex, DirectTransport } from "../connection.ts";
 
 /** Options for {@linkcode nodeSocketToDuplex}. */
 export interface NodeDuplexOptions {
-  /** Bytes queued in the readable before the socket is paused. Default 64 KiB. */
+  /** Bytes queued unread before the socket is paused. Default 64 KiB. */
   readableHighWaterMark?: number;
 }
 
+const CLOSED = "Socket is closed";
+
 /**
- * Wraps a Node `Duplex` socket as a web-streams byte duplex. An `error`
- * listener is installed at once, so a reset connection (ECONNRESET) errors
- * the streams instead of crashing the process.
+ * Wraps a Node `Duplex` socket as a byte duplex. An `error` listener is
+ * installed at once, so a reset connection (ECONNRESET) fails the pending
+ * read and later writes instead of crashing the process.
  *
- * - `readable.cancel()` and `writable.abort()` destroy the socket.
- * - `writable.close()` ends the socket (FIN) and resolves once flushed.
+ * - `direct.destroy()`, `readable.cancel()` and `writable.abort()` destroy the socket.
+ * - `direct.end()` and `writable.close()` end the socket (FIN) and resolve once flushed.
  *
  * @param socket The Node socket.
- * @param options Queue size of the readable.
+ * @param options Queue size before the socket is paused.
  * @returns The duplex.
  */
 export function nodeSocketToDuplex(socket: Duplex, options: NodeDuplexOptions = {}): ByteDuplex {
-  const highWaterMark = options.readableHighWaterMark ?? 64 * 1024;
-  let failure: Error | undefined;
-  let readDone = false;
-  socket.on("error", (error: Error) => {
-    failure ??= error;
-  });
+  return new NodeSocketDuplex(socket, options.readableHighWaterMark ?? 64 * 1024);
+}
 
-  const readable = new ReadableStream<Uint8Array>({
-    start(controller): void {
-      const finish = (): void => {
-        if (readDone) return;
-        readDone = true;
-        try {
-          if (failure) controller.error(failure);
-          else controller.close();
-        } catch {
-          // Already cancelled.
-        }
+/** One object is both the duplex and its direct calls. */
+class NodeSocketDuplex implements ByteDuplex, DirectTransport {
+  #socket: Duplex;
+  #highWaterMark: number;
+  /** Chunks received and not yet read, oldest first. */
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #waiting: { resolve(chunk: Uint8Array | null): void; reject(error: unknown): void } | undefined;
+  #ended = false;
+  #failure: Error | undefined;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+
+  constructor(socket: Duplex, highWaterMark: number) {
+    this.#socket = socket;
+    this.#highWaterMark = highWaterMark;
+    socket.on("error", (error: Error) => {
+      this.#failure ??= error;
+      this.#finish();
+    });
+    socket.on("data", (chunk: Uint8Array | string) => this.#push(chunk));
+    socket.on("end", () => this.#finish());
+    socket.on("close", () => this.#finish());
+    if (socket.destroyed) this.#finish();
+    // node:http leaves an upgraded socket neither flowing nor paused.
+    else socket.resume();
+  }
+
+  #push(chunk: Uint8Array | string): void {
+    if (this.#ended) return;
+    const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+    // A Buffer is a Uint8Array; re-view it so consumers see a plain Uint8Array.
+    const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const waiting = this.#waiting;
+    if (waiting !== undefined) {
+      this.#waiting = undefined;
+      waiting.resolve(view);
+      return;
+    }
+    this.#queue.push(view);
+    this.#queued += view.length;
+    if (this.#queued >= this.#highWaterMark) this.#socket.pause();
+  }
+
+  #finish(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (waiting === undefined) return;
+    if (this.#failure) waiting.reject(this.#failure);
+    else waiting.resolve(null);
+  }
+
+  get direct(): DirectTransport {
+    return this;
+  }
+
+  read(): Promise<Uint8Array | null> {
+    if (this.#waiting !== undefined) {
+      return Promise.reject(new TypeError("A read is already pending"));
+    }
+    const chunk = this.#queue.shift();
+    if (chunk !== undefined) {
+      this.#queued -= chunk.length;
+      if (this.#queued < this.#highWaterMark && this.#socket.isPaused()) this.#socket.resume();
+      return Promise.resolve(chunk);
+    }
+    if (this.#ended) return this.#failure ? Promise.reject(this.#failure) : Promise.resolve(null);
+    return new Promise((resolve, reject) => this.#waiting = { resolve, reject });
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    const socket = this.#socket;
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (socket.destroyed || socket.writableEnded) return Promise.reject(new Error(CLOSED));
+    return new Promise<void>((resolve, reject) => {
+      socket.write(chunk, (error?: Error | null) => error ? reject(error) : resolve());
+    });
+  }
+
+  end(): Promise<void> {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableFinished) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.off("finish", done);
+        socket.off("close", done);
+        resolve();
       };
-      socket.on("data", (chunk: Uint8Array | string) => {
-        if (readDone) return;
-        const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
-        // A Buffer is a Uint8Array; re-view it so consumers see a plain Uint8Array.
-        controller.enqueue(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-        if ((controller.desiredSize ?? 1) <= 0) socket.pause();
-      });
-      socket.on("end", finish);
-      socket.on("close", finish);
-      socket.on("error", finish);
-      if (socket.destroyed) finish();
-      // node:http leaves an upgraded socket neither flowing nor paused.
-      else socket.resume();
-    },
-    pull(): void {
-      if (socket.isPaused()) socket.resume();
-    },
-    cancel(): void {
-      readDone = true;
-      socket.destroy();
-    },
-  }, new ByteLengthQueuingStrategy({ highWaterMark }));
+      socket.on("finish", done);
+      socket.on("close", done);
+      socket.end();
+    });
+  }
 
-  const writable = new WritableStream<Uint8Array>({
-    write(chunk): Promise<void> {
-      if (failure) return Promise.reject(failure);
-      if (socket.destroyed || socket.writableEnded) {
-        return Promise.reject(new Error("Socket is closed"));
-      }
-      return new Promise<void>((resolve, reject) => {
-        socket.write(chunk, (error?: Error | null) => error ? reject(error) : resolve());
-      });
-    },
-    close(): Promise<void> {
-      if (socket.destroyed || socket.writableFinished) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const done = (): void => {
-          socket.off("finish", done);
-          socket.off("close", done);
-          resolve();
-        };
-        socket.on("finish", done);
-        socket.on("close", done);
-        socket.end();
-      });
-    },
-    abort(): void {
-      socket.destroy();
-    },
-  });
+  destroy(): void {
+    this.#queue.length = 0;
+    this.#queued = 0;
+    this.#finish();
+    this.#socket.destroy();
+  }
 
-  return { readable, writable };
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const chunk = await this.read();
+        if (chunk === null) controller.close();
+        else controller.enqueue(chunk);
+      },
+      cancel: () => this.destroy(),
+    }, { highWaterMark: 0 });
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= new WritableStream<Uint8Array>({
+      write: (chunk) => this.write(chunk),
+      close: () => this.end(),
+      abort: () => this.destroy(),
+    });
+  }
 }
