@@ -32,6 +32,7 @@ export {
   type EngineHandler,
   type EngineOptions,
   ReadyState,
+  releaseOutput,
   type SendFrameOptions,
   WebSocketEngine,
 } from "./src/engine.ts";

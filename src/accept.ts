@@ -118,7 +118,8 @@ export async function upgradeConnection(
   options: UpgradeConnectionOptions = {},
 ): Promise<EdgeSocket> {
   const reader = duplex.readable.getReader();
-  const writer = duplex.writable.getWriter();
+  // With direct calls the socket writes through them (no writer is acquired).
+  const writer = duplex.direct === undefined ? duplex.writable.getWriter() : undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
@@ -152,7 +153,7 @@ export async function upgradeConnection(
   } catch (error) {
     clearTimeout(timer);
     if (error instanceof WebSocketError && error.status !== undefined && !isAnswered(error)) {
-      await writeAndClose(writer, reader, {
+      await writeAndClose(writer ?? duplex.writable.getWriter(), reader, {
         status: error.status,
         headers: new Headers({ "content-type": "text/plain; charset=utf-8" }),
         body: error.message,
@@ -160,7 +161,7 @@ export async function upgradeConnection(
     } else if (error instanceof WebSocketError && error.code === "WS_ERR_CONNECTION_LOST") {
       // Nothing can be answered: release the transport.
       await reader.cancel().catch(() => {});
-      await writer.abort().catch(() => {});
+      await (writer ?? duplex.writable.getWriter()).abort().catch(() => {});
     }
     throw error;
   }

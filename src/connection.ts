@@ -14,6 +14,7 @@ import {
   type EngineHandler,
   type EngineOptions,
   ReadyState,
+  releaseOutput,
   WebSocketEngine,
 } from "./engine.ts";
 import { WebSocketError } from "./errors.ts";
@@ -48,7 +49,12 @@ export interface ByteDuplex {
 export interface DirectTransport {
   /** The next chunk from the peer, or `null` at the end. */
   read(): Promise<Uint8Array | null>;
-  /** Writes the whole chunk; resolves once it is handed to the OS. */
+  /**
+   * Writes the whole chunk, after every chunk given before (callers do not
+   * wait for one write before the next); resolves once the transport no
+   * longer refers to it (it was handed to the OS or copied): the caller may
+   * then reuse it.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Ends our side (FIN) once everything written is flushed. */
   end(): Promise<void>;
@@ -200,6 +206,8 @@ export class CodecDriver implements SocketDriver {
     this.#reader = reader;
     this.#writer = writer;
     this.#direct = writer === undefined ? duplex.direct : undefined;
+    // A direct write is done with its bytes when it resolves: output buffers can be reused.
+    if (this.#direct !== undefined) this.#engine.poolOutput();
     // An empty view still pins its whole read buffer (up to 64 KiB) for the socket's life.
     this.#head = head !== undefined && head.length > 0 ? head : undefined;
   }
@@ -235,6 +243,7 @@ export class CodecDriver implements SocketDriver {
         { ...this.#engineOptions, compression: true },
         this.#handler,
       );
+      if (this.#direct !== undefined) this.#engine.poolOutput();
     }
     this.#engine.open();
     this.#events.open(protocol, extensions);
@@ -452,9 +461,14 @@ export class CodecDriver implements SocketDriver {
       // Only the last write's failure is handled below; a reset peer must
       // not leave the earlier ones as unhandled rejections (they kill Deno).
       last?.catch(noop);
-      last = (writer === undefined ? direct!.write(chunk) : writer.write(chunk)).then(() => {
-        this.#inflight -= size;
-      });
+      last = writer === undefined
+        ? direct!.write(chunk).then(() => {
+          this.#inflight -= size;
+          releaseOutput(chunk);
+        })
+        : writer.write(chunk).then(() => {
+          this.#inflight -= size;
+        });
     }
     last!.then(() => batch?.resolve(), (cause) => {
       const error = new WebSocketError("WS_ERR_CONNECTION_LOST", "Write to the transport failed", {

@@ -10,6 +10,7 @@ import { decodeClosePayload, encodeClosePayload } from "./close.ts";
 import { WebSocketError } from "./errors.ts";
 import { encodeFrameHeader, frameHeaderLength, Opcode, readLength64 } from "./frame.ts";
 import { mask } from "./mask.ts";
+import { giveBack, takeBuffer } from "./_pool.ts";
 
 /** Connection states (RFC 6455 §4, §7; WHATWG `readyState` values). */
 export const ReadyState = {
@@ -92,6 +93,14 @@ export const DEFAULT_LIMITS: Readonly<
   maxFragments: 1024,
 });
 
+/**
+ * Hands a buffer from a pooled engine's {@linkcode WebSocketEngine.takeOutput}
+ * back to the pool, once nothing refers to its bytes.
+ *
+ * @param chunk A chunk `takeOutput` returned.
+ */
+export const releaseOutput: (chunk: Uint8Array) => void = giveBack;
+
 const encoder = new TextEncoder();
 /** Decodes whole (unfragmented) text messages; stateless, so shared by every engine. */
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -111,6 +120,10 @@ const OUT_KEEP = 16 * 1024;
 /** Parser phases. */
 const HEADER = 0;
 const PAYLOAD = 1;
+
+const secureRandom = (bytes: Uint8Array): void => {
+  crypto.getRandomValues(bytes);
+};
 
 /**
  * One WebSocket connection's protocol state machine. Feed it the bytes read
@@ -187,6 +200,8 @@ export class WebSocketEngine {
   #outBuf: Uint8Array = EMPTY;
   #outLen = 0;
   #outKey: Uint8Array = EMPTY; // clients only, set in the constructor
+  /** takeOutput() hands out pooled buffers (see {@linkcode WebSocketEngine.poolOutput}). */
+  #pooled = false;
 
   /**
    * Creates an engine.
@@ -201,7 +216,7 @@ export class WebSocketEngine {
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize;
     this.#maxFragments = options.maxFragments ?? DEFAULT_LIMITS.maxFragments;
     this.#compression = options.compression ?? false;
-    this.#random = options.random ?? ((bytes) => crypto.getRandomValues(bytes));
+    this.#random = options.random ?? secureRandom;
     this.#state = options.connecting ? ReadyState.CONNECTING : ReadyState.OPEN;
     if (!this.#server) this.#outKey = new Uint8Array(4);
   }
@@ -219,6 +234,18 @@ export class WebSocketEngine {
   /** Whether we have sent a Close frame. */
   get closeSent(): boolean {
     return this.#closeSent;
+  }
+
+  /**
+   * From now on, {@linkcode takeOutput} hands out buffers from a pool shared
+   * by the process instead of fresh ones: give each back with
+   * {@linkcode releaseOutput} once the transport no longer refers to its
+   * bytes (one not given back is simply garbage-collected). Saves the
+   * allocation and zero-filling of a fresh buffer per flush and per large
+   * frame.
+   */
+  poolOutput(): void {
+    this.#pooled = true;
   }
 
   /** Moves from CONNECTING to OPEN once the opening handshake succeeded. */
@@ -816,6 +843,10 @@ export class WebSocketEngine {
     return out;
   }
 
+  #allocate(size: number): Uint8Array {
+    return this.#pooled ? takeBuffer(size) : new Uint8Array(size);
+  }
+
   /**
    * `#outBuf`, with room for `size` more bytes at `#outLen`; `undefined` for
    * a frame too large to coalesce.
@@ -825,17 +856,25 @@ export class WebSocketEngine {
     if (this.#outLen + size > COALESCE_LIMIT) this.#seal();
     const needed = this.#outLen + size;
     if (needed > this.#outBuf.length) {
-      const grown = new Uint8Array(Math.max(OUT_MIN, 2 ** Math.ceil(Math.log2(needed))));
-      grown.set(this.#outBuf.subarray(0, this.#outLen));
+      const previous = this.#outBuf;
+      const grown = this.#allocate(Math.max(OUT_MIN, 2 ** Math.ceil(Math.log2(needed))));
+      grown.set(previous.subarray(0, this.#outLen));
       this.#outBuf = grown;
+      if (this.#pooled) giveBack(previous);
     }
     return this.#outBuf;
   }
 
-  /** Copies what `#outBuf` holds out to `#out` (the transport writes it later). */
+  /**
+   * Moves what `#outBuf` holds to `#out` (the transport writes it later):
+   * a copy, or with a pool the buffer itself (the next frame takes another).
+   */
   #seal(): void {
     if (this.#outLen === 0) return;
-    this.#out.push(this.#outBuf.slice(0, this.#outLen));
+    if (this.#pooled) {
+      this.#out.push(this.#outBuf.subarray(0, this.#outLen));
+      this.#outBuf = EMPTY;
+    } else this.#out.push(this.#outBuf.slice(0, this.#outLen));
     this.#outLen = 0;
   }
 
@@ -874,7 +913,7 @@ export class WebSocketEngine {
     let frame: Uint8Array;
     if (buffer === undefined) {
       this.#seal();
-      frame = new Uint8Array(size);
+      frame = this.#allocate(size);
       this.#out.push(frame);
     } else {
       frame = buffer.subarray(this.#outLen, this.#outLen + size);

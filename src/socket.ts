@@ -114,6 +114,33 @@ export interface OpenedInfo {
   writable: WritableStream<SendData>;
 }
 
+/**
+ * `opened`'s value. Getters: creating `readable` makes the socket queue every
+ * message for it (and stop reading when 16 are unread), so only a caller who
+ * asks for the stream gets one; `onmessage`-only code must not stall.
+ */
+class Opened implements OpenedInfo {
+  readonly protocol: string;
+  readonly extensions: string;
+  #socket: EdgeSocket;
+
+  constructor(socket: EdgeSocket, protocol: string, extensions: string) {
+    this.#socket = socket;
+    this.protocol = protocol;
+    this.extensions = extensions;
+  }
+
+  get readable(): ReadableStream<Message> {
+    return this.#socket.readable;
+  }
+
+  get writable(): WritableStream<SendData> {
+    return this.#socket.writable;
+  }
+}
+
+const monotonicNow = (): number => performance.now();
+
 /** What `closed` resolves to (WebSocketStream shape). */
 export interface ClosedInfo {
   /** The peer's close code (1005 when its Close had none). */
@@ -256,17 +283,21 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   #opened = new LazyPromise<OpenedInfo>();
   #closed = new LazyPromise<ClosedInfo>();
   #error: WebSocketError | undefined;
-  #pings = new Map<
-    string,
-    { start: number; resolve: (rtt: number) => void; reject: (error: unknown) => void }
-  >();
+  /** Pings awaiting their Pong, by payload; created by the first ping. */
+  #pings:
+    | Map<
+      string,
+      { start: number; resolve: (rtt: number) => void; reject: (error: unknown) => void }
+    >
+    | undefined;
   #pingCounter = 0;
   #sendChain: Promise<void> | undefined;
   #heartbeat: { interval: number; timeout: number } | undefined;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimeout: number | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #handlers = new Map<string, EventListener>();
+  /** The `on*` handlers' listeners, by event type; created by the first. */
+  #handlers: Map<string, EventListener> | undefined;
 
   /**
    * Creates a socket bound to a driver. Applications get sockets from
@@ -283,7 +314,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   ) {
     super();
     this.url = url;
-    this.#now = options.now ?? (() => performance.now());
+    this.#now = options.now ?? monotonicNow;
     this.#readableHighWaterMark = options.readableHighWaterMark ?? 16;
     this.#idleTimeout = options.idleTimeout;
     if (options.heartbeat) {
@@ -476,12 +507,12 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     tag.setFloat64(0, ++this.#pingCounter);
     const key = keyOf(id);
     const { promise, resolve, reject } = withResolvers<number>();
-    this.#pings.set(key, { start: this.#now(), resolve, reject });
+    (this.#pings ??= new Map()).set(key, { start: this.#now(), resolve, reject });
     try {
       this.#driver.ping(id);
     } catch (error) {
       // E.g. the closing handshake started under us: report it, never throw.
-      this.#pings.delete(key);
+      this.#pings!.delete(key);
       return Promise.reject(error);
     }
     return promise;
@@ -560,14 +591,15 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   }
 
   #getHandler<E extends Event>(type: string): Handler<E> {
-    const listener = this.#handlers.get(type) as { handler?: Handler<E> } | undefined;
+    const listener = this.#handlers?.get(type) as { handler?: Handler<E> } | undefined;
     return listener?.handler ?? null;
   }
 
   #setHandler<E extends Event>(type: string, handler: Handler<E>): void {
-    const previous = this.#handlers.get(type);
+    const handlers = this.#handlers ??= new Map();
+    const previous = handlers.get(type);
     if (previous) this.removeEventListener(type, previous);
-    this.#handlers.delete(type);
+    handlers.delete(type);
     if (typeof handler !== "function") return;
     // The handler's result is dropped: Node's EventTarget rethrows a rejected
     // promise returned by a listener as an uncaught exception, and
@@ -575,7 +607,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     const listener = Object.assign((event: Event): void => {
       handler.call(this, event as E);
     }, { handler });
-    this.#handlers.set(type, listener);
+    handlers.set(type, listener);
     this.addEventListener(type, listener);
   }
 
@@ -584,21 +616,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     this.#state = 1;
     this.#protocol = protocol;
     this.#extensions = extensions;
-    // Getters: creating `readable` makes the socket queue every message for
-    // it (and stop reading when 16 are unread), so only a caller who asks for
-    // the stream gets one; `onmessage`-only code must not stall.
-    const readable = (): ReadableStream<Message> => this.readable;
-    const writable = (): WritableStream<SendData> => this.writable;
-    this.#opened.resolve({
-      protocol,
-      extensions,
-      get readable(): ReadableStream<Message> {
-        return readable();
-      },
-      get writable(): WritableStream<SendData> {
-        return writable();
-      },
-    });
+    this.#opened.resolve(new Opened(this, protocol, extensions));
     this.#armIdle();
     this.#armHeartbeat();
     // Dispatched on the next macrotask, before any message, so that code which
@@ -611,7 +629,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     const controller = this.#controller;
     if (controller === undefined && !this.#hasListeners) {
       // Fast path: `onmessage` is the only consumer; call it without an event dispatch.
-      const listener = this.#handlers.get("message") as
+      const listener = this.#handlers?.get("message") as
         | { handler?: (this: EdgeSocket, event: MessageEvent) => unknown }
         | undefined;
       if (listener?.handler) {
@@ -620,7 +638,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       }
     }
     const data = received instanceof ArrayBuffer ? new Uint8Array(received) : received;
-    const listening = this.#handlers.has("message") || this.#hasListeners;
+    const listening = this.#hasListeners || this.#handlers?.has("message") === true;
     if (controller) {
       controller.enqueue(data);
       if ((controller.desiredSize ?? 1) <= 0) this.#driver.setReading(false);
@@ -698,7 +716,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   ): void {
     if (type === "message") {
       // A listener besides `onmessage` turns the direct-call fast path off for good.
-      if (listener !== this.#handlers.get("message")) this.#hasListeners = true;
+      if (listener !== this.#handlers?.get("message")) this.#hasListeners = true;
       this.#deliverEarly();
     }
     super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
@@ -706,9 +724,9 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
 
   #onPong(payload: Uint8Array): void {
     this.#armIdle();
-    const pending = this.#pings.get(keyOf(payload));
+    const pending = this.#pings?.get(keyOf(payload));
     if (!pending) return;
-    this.#pings.delete(keyOf(payload));
+    this.#pings!.delete(keyOf(payload));
     pending.resolve(this.#now() - pending.start);
   }
 
@@ -729,8 +747,8 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       { closeCode: 1006 },
     );
     if (!wasOpen) this.#opened.reject(error);
-    for (const pending of this.#pings.values()) pending.reject(error);
-    this.#pings.clear();
+    for (const pending of this.#pings?.values() ?? []) pending.reject(error);
+    this.#pings = undefined;
     this.#endReadable(info.wasClean ? undefined : error);
     if (info.wasClean) this.#closed.resolve({ closeCode: info.closeCode, reason: info.reason });
     else this.#closed.reject(error);

@@ -14,7 +14,7 @@
  */
 
 import { upgradeConnection, type UpgradeConnectionOptions } from "../accept.ts";
-import type { ByteDuplex } from "../connection.ts";
+import type { ByteDuplex, DirectTransport } from "../connection.ts";
 import { WebSocketError } from "../errors.ts";
 import { negotiateUpgrade, rejectionResponse } from "../handshake.ts";
 import { type ShutdownOptions, SocketRegistry } from "../server.ts";
@@ -160,6 +160,44 @@ function smallReadable(conn: Deno.Conn): ReadableStream<Uint8Array> {
   }, { highWaterMark: 0 });
 }
 
+/**
+ * The connection's own calls, so no `WritableStream` is built per socket and
+ * output buffers are reused once `write` resolves (Deno has copied them or
+ * handed them to the OS by then).
+ */
+function directCalls(conn: Deno.Conn): DirectTransport {
+  const writeAll = async (chunk: Uint8Array): Promise<void> => {
+    for (let done = 0; done < chunk.length;) {
+      done += await conn.write(done === 0 ? chunk : chunk.subarray(done));
+    }
+  };
+  // `conn.write` may write part of a chunk; concurrent calls would interleave.
+  let last: Promise<void> = Promise.resolve();
+  return {
+    async read(): Promise<Uint8Array | null> {
+      const buffer = new Uint8Array(HEAD_READ_SIZE);
+      const n = await conn.read(buffer);
+      return n === null ? null : buffer.subarray(0, n);
+    },
+    write(chunk: Uint8Array): Promise<void> {
+      const written = last.then(() => writeAll(chunk));
+      last = written.catch(() => {});
+      return written;
+    },
+    async end(): Promise<void> {
+      await last;
+      await conn.closeWrite();
+    },
+    destroy(): void {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    },
+  };
+}
+
 /** Options for {@linkcode listen}. */
 export interface DenoListenOptions extends UpgradeConnectionOptions {
   /** Port; 0 picks a free one. Default 8080. */
@@ -244,8 +282,11 @@ export function listen(options: DenoListenOptions): DenoWebSocketServer {
       // buffers sized to the traffic.
       const duplex: ByteDuplex = {
         readable: smallReadable(conn),
-        writable: conn.writable,
+        get writable(): WritableStream<Uint8Array> {
+          return conn.writable;
+        },
         readInto: (buffer) => conn.read(buffer),
+        direct: directCalls(conn),
       };
       socket = await upgradeConnection(duplex, upgradeOptions);
     } catch (error) {

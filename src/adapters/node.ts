@@ -136,6 +136,9 @@ export async function handleUpgrade(
   }
   (socket as Partial<Socket>).setNoDelay?.(true);
   const duplex = nodeSocketToDuplex(socket);
+  // The bridge's own listener guards the socket now; the stand-ins would
+  // only cost an array of listeners per idle socket.
+  while (socket.listeners("error").includes(noop)) socket.off("error", noop);
   return await acceptWebSocket(request, duplex, {
     ...options,
     head: head.length > 0

@@ -250,6 +250,31 @@ export function adapterSuite(target: SuiteTarget, client: SuiteClient = defaultC
         assert.deepEqual(await raw.nextEvent(), { type: "close", closeCode: 1000, reason: "" });
       });
 
+      await t.step("200 distinct messages in flight to a paused reader arrive intact", async () => {
+        // The client stops reading at 16 unread messages, so the server's
+        // writes back up behind TCP (13 MiB is more than loopback buffers
+        // hold): output buffers it reuses once written must not be reused
+        // while a queued write still refers to them.
+        const socket = client(`${base}/echo`, {});
+        await socket.opened;
+        const reader = socket.readable.getReader();
+        const sent = Array.from(
+          { length: 200 },
+          (_, i) => pattern(i % 2 === 0 ? 128 * 1024 : 3 * 1024, 100 + i),
+        );
+        for (const message of sent) socket.send(message).catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        for (const [i, expected] of sent.entries()) {
+          const { value } = await reader.read();
+          assert.ok(value instanceof Uint8Array, `message ${i} is binary`);
+          assert.equal(value.length, expected.length, `message ${i} length`);
+          assert.ok(value.every((byte, j) => byte === expected[j]), `message ${i} differs`);
+        }
+        reader.releaseLock();
+        socket.close(1000);
+        await socket.closed;
+      });
+
       await t.step("subprotocol: server preference wins", async () => {
         const socket = client(`${base}/echo`, { protocols: ["chat", "superchat"] });
         const { protocol } = await socket.opened;
