@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
+import { releaseOutput } from "../mod.ts";
+import { takeBuffer } from "../src/_pool.ts";
 import { decodeClosePayload } from "../src/close.ts";
-import { DEFAULT_LIMITS, type EngineOptions, ReadyState } from "../src/engine.ts";
+import {
+  DEFAULT_LIMITS,
+  type EngineOptions,
+  ReadyState,
+  type WebSocketEngine,
+} from "../src/engine.ts";
 import { WebSocketError, type WebSocketErrorCode } from "../src/errors.ts";
 import { Opcode } from "../src/frame.ts";
 import {
   assertFailing,
   concatBytes,
+  type EngineEvent,
   feed,
   fixedKey,
   frame,
@@ -1036,4 +1044,227 @@ Deno.test("RFC 6455 §7.1.7: fail() queues a Close with the error's code; abort(
     aborted.engine.fail(new WebSocketError("WS_ERR_INTERNAL", "late", { closeCode: 1011 }));
     assert.equal(aborted.events.length, 2, "close is reported once");
   }
+});
+
+// ---------------------------------------------------------------------------
+// Output buffer pool (poolOutput / releaseOutput)
+
+/**
+ * Empties the process-wide output pool so that what a test gives back is
+ * what it takes next, whatever ran before: at most 8 buffers idle per class,
+ * classes 1 KiB..4 MiB.
+ */
+function drainPool(): void {
+  for (let shift = 10; shift <= 22; shift++) {
+    for (let i = 0; i < 8; i++) takeBuffer(2 ** shift);
+  }
+}
+
+/**
+ * Asserts `actual` holds the bytes of `expected`, naming the first difference
+ * (a `deepEqual` diff of large arrays takes minutes).
+ */
+function assertSameBytes(actual: Uint8Array, expected: Uint8Array, message: string): void {
+  assert.equal(actual.length, expected.length, `${message}: length`);
+  const at = actual.findIndex((byte, i) => byte !== expected[i]);
+  assert.equal(at, -1, `${message}: first difference at byte ${at}`);
+}
+
+/** A recorder whose engine hands out pooled output. */
+function pooled(role: Role, options: Partial<EngineOptions> = {}): Recorder {
+  const recorder = engine(role, options);
+  recorder.engine.poolOutput();
+  return recorder;
+}
+
+/**
+ * Queues a mix of frames: small ones coalesced (growing the output buffer
+ * past 1 KiB), a run of small ones past the 64 KiB coalescing limit, large
+ * binary and text frames, fragments, control frames and a Close.
+ */
+function sendMix(e: WebSocketEngine): void {
+  e.sendText("a");
+  e.sendBinary(hex("01 02 03"));
+  e.ping(utf8("ping"));
+  for (let i = 0; i < 40; i++) e.sendText(`small ${i} `.repeat(5)); // > 1 KiB in all
+  e.sendText("é".repeat(1000)); // encoded into a worst-case slot
+  e.sendBinary(new Uint8Array(70_000).map((_, i) => i & 0xff)); // large: its own chunk
+  for (let i = 0; i < 2000; i++) e.sendBinary(new Uint8Array(40).fill(i & 0xff)); // > 64 KiB
+  e.sendText("x".repeat(20_000)); // large text, encoded apart
+  e.sendFrame(Opcode.Text, utf8("frag"), { fin: false });
+  e.sendFrame(Opcode.Continuation, utf8("ment"));
+  e.sendBinary(new Uint8Array(300_000).fill(0x5a));
+  e.pong(utf8("pong"));
+  e.close(1000, "bye");
+}
+
+Deno.test("engine: poolOutput() output is byte for byte the unpooled output, in pooled buffers", () => {
+  for (const role of ROLES) {
+    drainPool();
+    const plain = engine(role).engine;
+    const pool = pooled(role).engine;
+    sendMix(plain);
+    sendMix(pool);
+    assert.equal(pool.bufferedAmount, plain.bufferedAmount, role);
+    const expected = plain.takeOutput();
+    const actual = pool.takeOutput();
+    assert.deepEqual(actual.map((c) => c.length), expected.map((c) => c.length), role);
+    for (const [i, chunk] of actual.entries()) {
+      assertSameBytes(chunk, expected[i], `${role} chunk ${i}`);
+      // Each chunk starts its own pooled buffer (so that it can be released).
+      assert.equal(chunk.byteOffset, 0, `${role} chunk ${i} offset`);
+      const size = chunk.buffer.byteLength;
+      assert.ok(size >= 1024 && (size & (size - 1)) === 0, `${role} chunk ${i}: ${size} bytes`);
+      assert.ok(!actual.some((other, j) => j !== i && other.buffer === chunk.buffer));
+    }
+    // The large binary frame is a chunk of its own: 10-byte header (+4 masking key).
+    const key = role === "client" ? 4 : 0;
+    const large = actual.find((chunk) => chunk.length === 10 + key + 70_000);
+    assert.ok(large, `${role}: no chunk of one 70,000-byte frame`);
+    assert.equal(large.buffer.byteLength, 128 * 1024);
+    // The bytes are right, not just the same as the unpooled engine's.
+    const frames = parseFrames(actual);
+    assert.equal(frames.length, 3 + 40 + 1 + 1 + 2000 + 1 + 2 + 1 + 1 + 1);
+    assert.ok(frames.every((f) => (f.mask !== undefined) === (role === "client")));
+    assertSameBytes(frames[44].payload, new Uint8Array(70_000).map((_, i) => i & 0xff), role);
+    assertSameBytes(frames[45 + 1999].payload, new Uint8Array(40).fill(1999 & 0xff), role);
+    assertSameBytes(frames[49 + 1999].payload, new Uint8Array(300_000).fill(0x5a), role);
+    assert.equal(frames[46 + 1999].payload.length, 20_000);
+    assert.deepEqual(frames.at(-1)?.payload, concatBytes(hex("03 e8"), utf8("bye")));
+    assert.deepEqual(pool.takeOutput(), []);
+    assert.equal(pool.bufferedAmount, 0);
+  }
+});
+
+Deno.test("engine: releaseOutput() gives a pooled chunk back; a later takeOutput() reuses its buffer", () => {
+  for (const role of ROLES) {
+    drainPool();
+    const { engine: e } = pooled(role);
+    e.sendText("hello, world");
+    const [first] = e.takeOutput();
+    releaseOutput(first);
+    e.sendText("bye");
+    const [second] = e.takeOutput();
+    assert.equal(second.buffer, first.buffer, `${role}: small chunk not reused`);
+    // Exactly the new frame, no stale bytes from the first one.
+    assert.deepEqual(parseFrames(second).map((f) => f.payload), [utf8("bye")]);
+    assert.equal(second.length, role === "client" ? 2 + 4 + 3 : 2 + 3);
+
+    // A large frame's buffer too, and the reused buffer holds the new frame only.
+    e.sendBinary(new Uint8Array(70_000).fill(1));
+    const [large] = e.takeOutput();
+    releaseOutput(large);
+    e.sendBinary(new Uint8Array(100_000).fill(2)); // same 128 KiB class
+    const [larger] = e.takeOutput();
+    assert.equal(larger.buffer, large.buffer, `${role}: large chunk not reused`);
+    const [sent] = parseFrames(larger);
+    assert.equal(sent.payload.length, 100_000);
+    assert.ok(sent.payload.every((b) => b === 2), role);
+
+    // The pool is shared: another engine's next chunk takes a released one.
+    releaseOutput(second);
+    const other = pooled(role).engine;
+    other.sendText("other");
+    assert.equal(other.takeOutput()[0].buffer, first.buffer, `${role}: not shared`);
+  }
+});
+
+Deno.test("engine: without poolOutput(), chunks are fresh copies the engine never writes again", () => {
+  for (const role of ROLES) {
+    drainPool();
+    const { engine: e } = engine(role);
+    e.sendText("first");
+    const [first] = e.takeOutput();
+    const snapshot = first.slice();
+    // Its own buffer of exactly its bytes, not a view of the engine's output buffer.
+    assert.equal(first.buffer.byteLength, first.length);
+    e.sendText("second, longer, rewrites the engine's output buffer");
+    e.sendBinary(new Uint8Array(70_000).fill(9));
+    const later = e.takeOutput();
+    assert.deepEqual(first, snapshot, role);
+    // The large frame too: a buffer of its own, of exactly its size, not a pooled one.
+    assert.deepEqual(later.map((chunk) => chunk.buffer.byteLength), later.map((c) => c.length));
+    assert.ok(later.every((chunk) => chunk.buffer !== first.buffer));
+    assert.deepEqual(parseFrames(first).map((f) => f.payload), [utf8("first")]);
+  }
+});
+
+Deno.test("engine: with poolOutput(), a chunk not released is never written again", () => {
+  for (const role of ROLES) {
+    drainPool();
+    const { engine: e } = pooled(role);
+    e.sendText("kept");
+    e.sendBinary(new Uint8Array(70_000).fill(3));
+    const kept = e.takeOutput();
+    const snapshot = kept.map((chunk) => chunk.slice());
+    const keptBuffers = new Set(kept.map((chunk) => chunk.buffer));
+    // More output, growing the output buffer (which gives the old one back)
+    // and releasing every later chunk, so the pool has buffers to hand out.
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 100; i++) e.sendText(`round ${round} frame ${i}`);
+      e.sendBinary(new Uint8Array(70_000).fill(4 + round));
+      for (const chunk of e.takeOutput()) {
+        assert.ok(!keptBuffers.has(chunk.buffer), `${role}: a kept buffer was handed out again`);
+        releaseOutput(chunk);
+      }
+    }
+    for (const [i, chunk] of kept.entries()) assertSameBytes(chunk, snapshot[i], `${role} ${i}`);
+  }
+});
+
+Deno.test("RFC 6455 §5.3: a pooled client's masked frames round-trip through a pooled server", () => {
+  drainPool();
+  const client = pooled("client", { random: (bytes) => crypto.getRandomValues(bytes) });
+  const server = pooled("server");
+  /** Moves one side's output to the other, releasing each chunk once fed (feed copies). */
+  const pump = (from: WebSocketEngine, to: WebSocketEngine): void => {
+    for (const chunk of from.takeOutput()) {
+      feed(to, chunk);
+      releaseOutput(chunk);
+    }
+  };
+  const large = new Uint8Array(200_000).map((_, i) => (i * 31) & 0xff);
+  for (let round = 0; round < 3; round++) {
+    client.engine.sendText(`hello ${round}`);
+    client.engine.sendBinary(large);
+    client.engine.ping(utf8(`p${round}`));
+    client.engine.sendText("ü".repeat(10_000));
+    pump(client.engine, server.engine);
+    server.engine.sendText(`reply ${round}`);
+    pump(server.engine, client.engine); // the Pong and the reply
+  }
+  client.engine.close(1000, "done");
+  pump(client.engine, server.engine);
+  pump(server.engine, client.engine);
+  const expected: EngineEvent[] = [];
+  const replies: EngineEvent[] = [];
+  for (let round = 0; round < 3; round++) {
+    expected.push(
+      { type: "text", data: `hello ${round}` },
+      { type: "binary", data: [large.length] },
+      { type: "ping", data: [...utf8(`p${round}`)] },
+      { type: "text", data: "ü".repeat(10_000) },
+    );
+    // The Pong was queued on receipt, before the reply.
+    replies.push({ type: "pong", data: [...utf8(`p${round}`)] }, {
+      type: "text",
+      data: `reply ${round}`,
+    });
+  }
+  // Binary payloads are checked byte by byte, then stand in the log as their length.
+  const binaries = server.events.filter((event) => event.type === "binary");
+  assert.equal(binaries.length, 3);
+  for (const event of binaries) {
+    assertSameBytes(new Uint8Array(event.data), large, "binary message");
+    event.data = [event.data.length];
+  }
+  assert.deepEqual(server.events, [
+    ...expected,
+    { type: "close", closeCode: 1000, reason: "done", wasClean: true },
+  ]);
+  assert.deepEqual(client.events, [
+    ...replies,
+    { type: "close", closeCode: 1000, reason: "done", wasClean: true },
+  ]);
+  assert.equal(server.errors.length + client.errors.length, 0);
 });

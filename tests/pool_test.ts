@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { giveBack, takeBuffer } from "../src/_pool.ts";
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+/**
+ * Empties the pool (module-global state, shared with every other test in the
+ * process): at most 8 buffers idle per class, so 8 takes of each class
+ * 1 KiB..4 MiB leave nothing idle and nothing counted against the 16 MiB cap.
+ */
+function drainPool(): void {
+  for (let shift = 10; shift <= 22; shift++) {
+    for (let i = 0; i < 8; i++) takeBuffer(2 ** shift);
+  }
+}
+
+/** `count` views of `size` bytes, each over its own buffer. */
+function takeMany(size: number, count: number): Uint8Array[] {
+  const views = Array.from({ length: count }, () => takeBuffer(size));
+  assert.equal(new Set(views.map((view) => view.buffer)).size, count, "distinct buffers");
+  return views;
+}
+
+// ---------------------------------------------------------------------------
+// takeBuffer
+
+Deno.test("pool: takeBuffer(size) is a view of exactly size bytes at offset 0 over a power-of-two buffer of at least 1 KiB", () => {
+  const expected: [number, number][] = [
+    [0, KIB],
+    [1, KIB],
+    [1000, KIB],
+    [KIB, KIB],
+    [KIB + 1, 2 * KIB],
+    [3000, 4 * KIB],
+    [64 * KIB, 64 * KIB],
+    [64 * KIB + 1, 128 * KIB],
+    [4 * MIB - 1, 4 * MIB],
+    [4 * MIB, 4 * MIB],
+  ];
+  for (const [size, byteLength] of expected) {
+    const view = takeBuffer(size);
+    assert.equal(view.length, size, `length for ${size}`);
+    assert.equal(view.byteOffset, 0, `offset for ${size}`);
+    assert.ok(view.buffer instanceof ArrayBuffer, `ArrayBuffer for ${size}`);
+    assert.equal(view.buffer.byteLength, byteLength, `class for ${size}`);
+  }
+});
+
+Deno.test("pool: a buffer given back is handed out again by the next takeBuffer of its class, and only of its class", () => {
+  drainPool();
+  const first = takeBuffer(3000); // 4 KiB class
+  first.fill(0xab);
+  giveBack(first);
+  // Another class does not get it.
+  assert.notEqual(takeBuffer(1000).buffer, first.buffer);
+  assert.notEqual(takeBuffer(5000).buffer, first.buffer);
+  const again = takeBuffer(2049); // same class, another size
+  assert.equal(again.buffer, first.buffer);
+  assert.equal(again.length, 2049);
+  assert.equal(again.byteOffset, 0);
+  // Not zeroed: the caller overwrites every byte.
+  assert.equal(again[0], 0xab);
+  // Handed out: the pool no longer holds it.
+  assert.notEqual(takeBuffer(4096).buffer, first.buffer);
+  // Given back through a shorter view starting at 0, it is pooled again.
+  giveBack(again.subarray(0, 10));
+  assert.equal(takeBuffer(4096).buffer, first.buffer);
+});
+
+Deno.test("pool: sizes above 4 MiB are fresh buffers of exactly that size, never pooled", () => {
+  drainPool();
+  for (const size of [4 * MIB + 1, 8 * MIB]) {
+    const big = takeBuffer(size);
+    assert.equal(big.length, size);
+    assert.equal(big.byteOffset, 0);
+    assert.equal(big.buffer.byteLength, size);
+    giveBack(big);
+    assert.notEqual(takeBuffer(size).buffer, big.buffer, `${size} pooled`);
+    // Nor does a 4 MiB take get it.
+    assert.notEqual(takeBuffer(4 * MIB).buffer, big.buffer, `${size} handed out as 4 MiB`);
+  }
+  // The largest pooled class is 4 MiB itself.
+  const largest = takeBuffer(4 * MIB);
+  giveBack(largest);
+  assert.equal(takeBuffer(4 * MIB - 1).buffer, largest.buffer);
+});
+
+// ---------------------------------------------------------------------------
+// giveBack: what it ignores
+
+Deno.test("pool: giveBack ignores a view that does not start at offset 0", () => {
+  drainPool();
+  const view = takeBuffer(KIB);
+  giveBack(view.subarray(1));
+  giveBack(new Uint8Array(view.buffer, 512));
+  assert.notEqual(takeBuffer(KIB).buffer, view.buffer);
+});
+
+Deno.test("pool: giveBack ignores buffers whose size is not a power of two", () => {
+  drainPool();
+  // 1500 bytes lies between the 1 KiB and 2 KiB classes; 3 KiB between 2 and 4 KiB.
+  const odd = new Uint8Array(1500);
+  const odd2 = new Uint8Array(3 * KIB);
+  giveBack(odd);
+  giveBack(odd2);
+  for (const size of [KIB, 1500, 2 * KIB, 3 * KIB, 4 * KIB]) {
+    const view = takeBuffer(size);
+    assert.notEqual(view.buffer, odd.buffer, `1500-byte buffer handed out for ${size}`);
+    assert.notEqual(view.buffer, odd2.buffer, `3 KiB buffer handed out for ${size}`);
+    assert.equal(view.buffer.byteLength, 2 ** Math.ceil(Math.log2(size)));
+  }
+});
+
+Deno.test("pool: giveBack ignores buffers of a class it does not pool (they count nowhere)", () => {
+  drainPool();
+  // Power-of-two sizes below 1 KiB and above 4 MiB: if any were kept, they
+  // would count against the 16 MiB idle cap and crowd out the 4 MiB buffers below.
+  for (let i = 0; i < 8; i++) giveBack(new Uint8Array(512));
+  giveBack(new Uint8Array(1));
+  giveBack(new Uint8Array(8 * MIB));
+  giveBack(new Uint8Array(16 * MIB));
+  const large = takeMany(4 * MIB, 4);
+  for (const view of large) giveBack(view);
+  const again = new Set(takeMany(4 * MIB, 4).map((view) => view.buffer));
+  for (const [i, view] of large.entries()) assert.ok(again.has(view.buffer), `4 MiB buffer ${i}`);
+  // Nor is a foreign buffer handed out by the smallest class.
+  assert.equal(takeBuffer(1).buffer.byteLength, KIB);
+});
+
+Deno.test("pool: a second giveBack of the same buffer is ignored (no duplicates)", () => {
+  drainPool();
+  const view = takeBuffer(KIB);
+  giveBack(view);
+  giveBack(view);
+  giveBack(view.subarray(0, 100)); // another view of the same buffer
+  const first = takeBuffer(KIB);
+  const second = takeBuffer(KIB);
+  assert.equal(first.buffer, view.buffer);
+  assert.notEqual(second.buffer, view.buffer, "the same buffer handed out twice");
+});
+
+// ---------------------------------------------------------------------------
+// Bounds
+
+Deno.test("pool: at most 8 buffers idle per class", () => {
+  drainPool();
+  const given = takeMany(KIB, 10);
+  for (const view of given) giveBack(view);
+  const buffers = new Set(given.map((view) => view.buffer));
+  const taken = takeMany(KIB, 10);
+  const reused = taken.filter((view) => buffers.has(view.buffer)).length;
+  assert.equal(reused, 8);
+  // Another class is not limited by this one being full.
+  const other = takeBuffer(2 * KIB);
+  giveBack(other);
+  assert.equal(takeBuffer(2 * KIB).buffer, other.buffer);
+});
+
+Deno.test("pool: at most 16 MiB idle in all; a take frees its share", () => {
+  drainPool();
+  const large = takeMany(4 * MIB, 5);
+  for (const view of large) giveBack(view); // the fifth would make 20 MiB
+  const small = takeBuffer(KIB);
+  giveBack(small); // over the cap too
+  const buffers = new Set(large.map((view) => view.buffer));
+  const first = takeBuffer(4 * MIB);
+  assert.ok(buffers.has(first.buffer));
+  assert.notEqual(takeBuffer(KIB).buffer, small.buffer, "pooled over the 16 MiB cap");
+  // 12 MiB idle now: room for the small one.
+  giveBack(small);
+  assert.equal(takeBuffer(KIB).buffer, small.buffer, "refused under the cap");
+  const rest = takeMany(4 * MIB, 4);
+  assert.equal(rest.filter((view) => buffers.has(view.buffer)).length, 3);
+  assert.ok(!rest.some((view) => view.buffer === first.buffer));
+});
