@@ -40,7 +40,12 @@ export * from "./src/handshake.ts";
 export * from "./src/deflate.ts";
 export * from "./src/http_head.ts";
 export * from "./src/socket.ts";
-export { type ByteDuplex, CODEC_CAPABILITIES, type ConnectionOptions } from "./src/connection.ts";
+export {
+  type ByteDuplex,
+  CODEC_CAPABILITIES,
+  type ConnectionOptions,
+  type DirectTransport,
+} from "./src/connection.ts";
 export * from "./src/accept.ts";
 export * from "./src/client.ts";
 export * from "./src/connect.ts";

@@ -22,6 +22,8 @@ const MAX_IDLE_BYTES = 16 * 1024 * 1024;
 const idle: ArrayBuffer[][] = [];
 for (let shift = 0; shift <= MAX_SHIFT; shift++) idle.push([]);
 let idleBytes = 0;
+/** Buffers this pool made: only these are taken back. */
+const made = new WeakSet<ArrayBuffer>();
 
 /** The class (log2 of the buffer size) that holds `size` bytes. */
 function classOf(size: number): number {
@@ -36,17 +38,21 @@ function classOf(size: number): number {
  * @returns The view.
  */
 export function takeBuffer(size: number): Uint8Array {
+  if (size > 1 << MAX_SHIFT) return new Uint8Array(size);
   const shift = classOf(size);
-  if (shift > MAX_SHIFT) return new Uint8Array(size);
   const buffer = idle[shift].pop();
-  if (buffer === undefined) return new Uint8Array(new ArrayBuffer(1 << shift), 0, size);
+  if (buffer === undefined) {
+    const fresh = new ArrayBuffer(1 << shift);
+    made.add(fresh);
+    return new Uint8Array(fresh, 0, size);
+  }
   idleBytes -= buffer.byteLength;
   return new Uint8Array(buffer, 0, size);
 }
 
 /**
  * Hands a buffer from {@linkcode takeBuffer} back once nothing refers to its
- * bytes any more. Anything else is ignored.
+ * bytes any more. Buffers the pool did not make are ignored.
  *
  * @param view A view returned by `takeBuffer` (or a subarray of one starting at 0).
  */
@@ -55,7 +61,7 @@ export function giveBack(view: Uint8Array): void {
   const size = buffer.byteLength;
   const shift = 31 - Math.clz32(size);
   if (
-    view.byteOffset !== 0 || shift < MIN_SHIFT || shift > MAX_SHIFT || size !== 1 << shift ||
+    view.byteOffset !== 0 || !made.has(buffer) || shift < MIN_SHIFT || shift > MAX_SHIFT ||
     idleBytes + size > MAX_IDLE_BYTES
   ) return;
   const list = idle[shift];

@@ -174,3 +174,23 @@ Deno.test("pool: at most 16 MiB idle in all; a take frees its share", () => {
   assert.equal(rest.filter((view) => buffers.has(view.buffer)).length, 3);
   assert.ok(!rest.some((view) => view.buffer === first.buffer));
 });
+
+Deno.test("pool: giveBack ignores a buffer the pool did not make, even of a pooled size", () => {
+  drainPool();
+  const own = new Uint8Array(4 * KIB);
+  giveBack(own);
+  const taken = takeBuffer(4 * KIB);
+  assert.notEqual(taken.buffer, own.buffer, "a caller's own buffer must never be handed out");
+});
+
+Deno.test("pool: sizes beyond 32 bits are fresh buffers, not a wrapped-around class", () => {
+  // classOf works on 32-bit integers: 2^32 + 2000 must not land in the 2 KiB class.
+  // Only the size arithmetic is exercised: the allocation itself may fail on small machines.
+  const size = 2 ** 32 + 2000;
+  try {
+    assert.equal(takeBuffer(size).length, size);
+  } catch (error) {
+    assert.ok(error instanceof RangeError, `only an allocation failure is acceptable: ${error}`);
+    assert.doesNotMatch(String(error), /Invalid typed array length: 4294969296/);
+  }
+});
