@@ -153,7 +153,7 @@ export async function upgradeConnection(
   } catch (error) {
     clearTimeout(timer);
     if (error instanceof WebSocketError && error.status !== undefined && !isAnswered(error)) {
-      await writeAndClose(writer ?? duplex.writable.getWriter(), reader, {
+      await writeAndClose(duplex, writer, reader, {
         status: error.status,
         headers: new Headers({ "content-type": "text/plain; charset=utf-8" }),
         body: error.message,
@@ -208,11 +208,7 @@ async function answer(
   const decision = await negotiateUpgrade(request, handshakeOptions);
   if (!decision.accepted) {
     answered.add(decision.error);
-    await writeAndClose(
-      writer ?? duplex.writable.getWriter(),
-      reader ?? duplex.readable.getReader(),
-      decision,
-    );
+    await writeAndClose(duplex, writer, reader, decision);
     throw decision.error;
   }
   let driver: CodecDriver | undefined;
@@ -226,11 +222,15 @@ async function answer(
   return socket;
 }
 
+/** Answers with `response` and closes, through the writer and reader given or new ones. */
 async function writeAndClose(
-  writer: WritableStreamDefaultWriter<Uint8Array>,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  duplex: ByteDuplex,
+  writer: WritableStreamDefaultWriter<Uint8Array> | undefined,
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined,
   response: { status: number; statusText?: string; headers: Headers; body?: string },
 ): Promise<void> {
+  writer ??= duplex.writable.getWriter();
+  reader ??= duplex.readable.getReader();
   await writer.write(writeResponseHead(response)).catch(() => {});
   await writer.close().catch(() => {});
   await reader.cancel().catch(() => {});

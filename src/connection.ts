@@ -62,6 +62,43 @@ export interface DirectTransport {
   destroy(): void;
 }
 
+/** The write half of {@linkcode DirectTransport}, which a stream writer can offer too. */
+type Sink = Pick<DirectTransport, "write" | "end"> & { destroy(): void | Promise<void> };
+
+/**
+ * A pull-only `ReadableStream` over {@linkcode DirectTransport.read}, for a
+ * transport that builds its `readable` from its direct calls: it reads only
+ * when asked, so direct reads and stream reads can share the transport.
+ *
+ * @param direct The transport's calls.
+ * @returns The stream; `cancel()` destroys the transport.
+ */
+export function readableOf(direct: DirectTransport): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller): Promise<void> {
+      const chunk = await direct.read();
+      if (chunk === null) controller.close();
+      else controller.enqueue(chunk);
+    },
+    cancel: () => direct.destroy(),
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * A `WritableStream` over {@linkcode DirectTransport}'s write calls, so that
+ * stream writes and direct writes share one ordered queue.
+ *
+ * @param direct The transport's calls.
+ * @returns The stream: `close()` ends, `abort()` destroys the transport.
+ */
+export function writableOf(direct: DirectTransport): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
+    write: (chunk) => direct.write(chunk),
+    close: () => direct.end(),
+    abort: () => direct.destroy(),
+  });
+}
+
 /** Limits and timeouts for codec-backed connections. */
 export interface ConnectionOptions {
   /** Largest frame payload accepted, in bytes. Default 16 MiB. */
@@ -118,6 +155,8 @@ export class CodecDriver implements SocketDriver {
   #duplex: ByteDuplex | undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /** Where frames go: `#direct`, or a sink over `#writer` (made on first write). */
+  #sink: Sink | undefined;
   #server: boolean;
   #head: Uint8Array | undefined;
   /** Writes go through these calls, not through `writable`. */
@@ -220,10 +259,19 @@ export class CodecDriver implements SocketDriver {
    * @param bytes The bytes.
    */
   writePreamble(bytes: Uint8Array): void {
-    const written = this.#direct !== undefined
-      ? this.#direct.write(bytes)
-      : (this.#writer ??= this.#duplex!.writable.getWriter()).write(bytes);
-    written.catch(noop);
+    this.#output().write(bytes).catch(noop);
+  }
+
+  /** The direct calls, or the same three calls over a writer of `writable`. */
+  #output(): Sink {
+    if (this.#sink !== undefined) return this.#sink;
+    if (this.#direct !== undefined) return this.#sink = this.#direct;
+    const writer = this.#writer ??= this.#duplex!.writable.getWriter();
+    return this.#sink = {
+      write: (chunk) => writer.write(chunk),
+      end: () => writer.close(),
+      destroy: () => writer.abort().catch(noop),
+    };
   }
 
   /**
@@ -450,10 +498,7 @@ export class CodecDriver implements SocketDriver {
       }
       return;
     }
-    const direct = this.#direct;
-    const writer = direct !== undefined
-      ? undefined
-      : this.#writer ??= this.#duplex!.writable.getWriter();
+    const sink = this.#output();
     let last: Promise<void> | undefined;
     for (const chunk of out) {
       const size = chunk.length;
@@ -461,14 +506,11 @@ export class CodecDriver implements SocketDriver {
       // Only the last write's failure is handled below; a reset peer must
       // not leave the earlier ones as unhandled rejections (they kill Deno).
       last?.catch(noop);
-      last = writer === undefined
-        ? direct!.write(chunk).then(() => {
-          this.#inflight -= size;
-          releaseOutput(chunk);
-        })
-        : writer.write(chunk).then(() => {
-          this.#inflight -= size;
-        });
+      last = sink.write(chunk).then(() => {
+        this.#inflight -= size;
+        // Back to the pool (a no-op for a chunk the pool did not make).
+        releaseOutput(chunk);
+      });
     }
     last!.then(() => batch?.resolve(), (cause) => {
       const error = new WebSocketError("WS_ERR_CONNECTION_LOST", "Write to the transport failed", {
@@ -603,24 +645,20 @@ export class CodecDriver implements SocketDriver {
   async #closeTransport(): Promise<void> {
     const duplex = this.#duplex;
     if (!duplex) return;
-    const direct = this.#direct;
-    const writer = direct !== undefined ? undefined : this.#writer ??= duplex.writable.getWriter();
+    const sink = this.#output();
     let closedInTime = false;
     if (!this.#abortive) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       // A peer that stops reading must not hold the close forever.
       closedInTime = await Promise.race([
-        (writer === undefined ? direct!.end() : writer.close()).then(() => true, () => true),
+        sink.end().then(() => true, () => true),
         new Promise<boolean>((resolve) =>
           timer = setTimeout(() => resolve(false), this.#closeTimeout)
         ),
       ]);
       clearTimeout(timer);
     }
-    if (!closedInTime) {
-      if (writer === undefined) direct!.destroy();
-      else await writer.abort().catch(noop);
-    }
+    if (!closedInTime) await sink.destroy();
     if (this.#reader === undefined && duplex.direct !== undefined) duplex.direct.destroy();
     else await (this.#reader ??= duplex.readable.getReader()).cancel().catch(noop);
   }

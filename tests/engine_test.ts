@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { releaseOutput } from "../mod.ts";
-import { takeBuffer } from "../src/_pool.ts";
 import { decodeClosePayload } from "../src/close.ts";
 import {
   DEFAULT_LIMITS,
@@ -13,6 +12,7 @@ import { Opcode } from "../src/frame.ts";
 import {
   assertFailing,
   concatBytes,
+  drainPool,
   type EngineEvent,
   feed,
   fixedKey,
@@ -1048,17 +1048,6 @@ Deno.test("RFC 6455 §7.1.7: fail() queues a Close with the error's code; abort(
 
 // ---------------------------------------------------------------------------
 // Output buffer pool (poolOutput / releaseOutput)
-
-/**
- * Empties the process-wide output pool so that what a test gives back is
- * what it takes next, whatever ran before: at most 8 buffers idle per class,
- * classes 1 KiB..4 MiB.
- */
-function drainPool(): void {
-  for (let shift = 10; shift <= 22; shift++) {
-    for (let i = 0; i < 8; i++) takeBuffer(2 ** shift);
-  }
-}
 
 /**
  * Asserts `actual` holds the bytes of `expected`, naming the first difference

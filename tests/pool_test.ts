@@ -1,19 +1,9 @@
 import assert from "node:assert/strict";
 import { giveBack, takeBuffer } from "../src/_pool.ts";
+import { drainPool } from "./_fixtures.ts";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
-
-/**
- * Empties the pool (module-global state, shared with every other test in the
- * process): at most 8 buffers idle per class, so 8 takes of each class
- * 1 KiB..4 MiB leave nothing idle and nothing counted against the 16 MiB cap.
- */
-function drainPool(): void {
-  for (let shift = 10; shift <= 22; shift++) {
-    for (let i = 0; i < 8; i++) takeBuffer(2 ** shift);
-  }
-}
 
 /** `count` views of `size` bytes, each over its own buffer. */
 function takeMany(size: number, count: number): Uint8Array[] {

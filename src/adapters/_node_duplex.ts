@@ -19,7 +19,7 @@
  */
 
 import type { Duplex } from "node:stream";
-import type { ByteDuplex, DirectTransport } from "../connection.ts";
+import { type ByteDuplex, type DirectTransport, readableOf, writableOf } from "../connection.ts";
 
 /** Options for {@linkcode nodeSocketToDuplex}. */
 export interface NodeDuplexOptions {
@@ -149,21 +149,10 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
   }
 
   get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        const chunk = await this.read();
-        if (chunk === null) controller.close();
-        else controller.enqueue(chunk);
-      },
-      cancel: () => this.destroy(),
-    }, { highWaterMark: 0 });
+    return this.#readable ??= readableOf(this);
   }
 
   get writable(): WritableStream<Uint8Array> {
-    return this.#writable ??= new WritableStream<Uint8Array>({
-      write: (chunk) => this.write(chunk),
-      close: () => this.end(),
-      abort: () => this.destroy(),
-    });
+    return this.#writable ??= writableOf(this);
   }
 }

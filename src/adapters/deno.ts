@@ -14,7 +14,7 @@
  */
 
 import { upgradeConnection, type UpgradeConnectionOptions } from "../accept.ts";
-import type { ByteDuplex, DirectTransport } from "../connection.ts";
+import { type ByteDuplex, type DirectTransport, readableOf, writableOf } from "../connection.ts";
 import { WebSocketError } from "../errors.ts";
 import { negotiateUpgrade, rejectionResponse } from "../handshake.ts";
 import { type ShutdownOptions, SocketRegistry } from "../server.ts";
@@ -139,31 +139,11 @@ export async function upgradeWebSocket(
 const HEAD_READ_SIZE = 2048;
 
 /**
- * `conn`'s bytes as a stream that reads only on demand (high-water mark 0,
- * so it never reads ahead of `conn.read` callers) into small buffers.
- */
-function smallReadable(conn: Deno.Conn): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    async pull(controller): Promise<void> {
-      const buffer = new Uint8Array(HEAD_READ_SIZE);
-      const n = await conn.read(buffer);
-      if (n === null) controller.close();
-      else controller.enqueue(buffer.subarray(0, n));
-    },
-    cancel(): void {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    },
-  }, { highWaterMark: 0 });
-}
-
-/**
  * The connection's own calls, so no `WritableStream` is built per socket and
  * output buffers are reused once `write` resolves (Deno has copied them or
- * handed them to the OS by then).
+ * handed them to the OS by then). `read` uses small buffers: it only serves
+ * the request head (frames are read through `conn.read` into buffers sized
+ * to the traffic).
  */
 function directCalls(conn: Deno.Conn): DirectTransport {
   const writeAll = async (chunk: Uint8Array): Promise<void> => {
@@ -280,13 +260,16 @@ export function listen(options: DenoListenOptions): DenoWebSocketServer {
       // idle socket pins and every handshake leaves behind. The head is read
       // through small buffers instead, and frames through `readInto` into
       // buffers sized to the traffic.
+      const direct = directCalls(conn);
+      let writable: WritableStream<Uint8Array> | undefined;
       const duplex: ByteDuplex = {
-        readable: smallReadable(conn),
+        // Reads only on demand (high-water mark 0): never ahead of `readInto`.
+        readable: readableOf(direct),
         get writable(): WritableStream<Uint8Array> {
-          return conn.writable;
+          return writable ??= writableOf(direct);
         },
         readInto: (buffer) => conn.read(buffer),
-        direct: directCalls(conn),
+        direct,
       };
       socket = await upgradeConnection(duplex, upgradeOptions);
     } catch (error) {
