@@ -12,13 +12,12 @@ import {
   type CloseInfo,
   DEFAULT_LIMITS,
   type EngineHandler,
-  type EngineOptions,
   ReadyState,
   releaseOutput,
   WebSocketEngine,
 } from "./engine.ts";
 import { WebSocketError } from "./errors.ts";
-import { withResolvers } from "./_promise.ts";
+import { LazyPromise, withResolvers } from "./_promise.ts";
 import type { SendOptions, SocketCapabilities, SocketDriver, SocketEvents } from "./socket.ts";
 
 /** A bidirectional byte stream: a TCP socket, a TLS stream, an in-memory pipe. */
@@ -50,6 +49,19 @@ export interface DirectTransport {
   /** The next chunk from the peer, or `null` at the end. */
   read(): Promise<Uint8Array | null>;
   /**
+   * Optional push mode, for a runtime that delivers bytes by events (e.g.
+   * node:net's `"data"`): from this call on, every chunk goes to
+   * `receiver.data` as it arrives, chunks already buffered first, and the end
+   * of the stream (or a failure) to `receiver.end`, once; `read()` is not
+   * called any more. Saves a promise per chunk and keeps an idle socket free
+   * of pending reads. Offered together with `pause` and `resume`.
+   */
+  listen?(receiver: DirectReceiver): void;
+  /** Push mode: no `receiver.data` calls until `resume()` (backpressure). */
+  pause?(): void;
+  /** Push mode: deliver again, buffered chunks first (not from within this call). */
+  resume?(): void;
+  /**
    * Writes the whole chunk, after every chunk given before (callers do not
    * wait for one write before the next); resolves once the transport no
    * longer refers to it (it was handed to the OS or copied): the caller may
@@ -60,6 +72,14 @@ export interface DirectTransport {
   end(): Promise<void>;
   /** Drops the connection at once, both ways. */
   destroy(): void;
+}
+
+/** Where a {@linkcode DirectTransport} in push mode delivers. */
+export interface DirectReceiver {
+  /** The next chunk from the peer; the receiver owns it. */
+  data(chunk: Uint8Array): void;
+  /** The end of the stream: `error` when it failed. Called once. */
+  end(error?: unknown): void;
 }
 
 /** The write half of {@linkcode DirectTransport}, which a stream writer can offer too. */
@@ -165,16 +185,19 @@ export class CodecDriver implements SocketDriver {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #reading = true;
   #resume: (() => void) | undefined;
+  /** The transport in push mode ({@linkcode DirectTransport.listen}), and whether it is paused. */
+  #pushing: DirectTransport | undefined;
+  #hooks: EngineHandler & DirectReceiver;
+  #paused = false;
   #inflight = 0;
   #flushScheduled = false;
   #batch: PromiseWithResolvers<void> | undefined;
   #closeInfo: CloseInfo | undefined;
-  #readLoopDone: Promise<void> | undefined;
+  /** Settles when reading ended; made once a client starts reading. */
+  #readDone: LazyPromise<void> | undefined;
   #released = false;
   #abortive = false;
   // permessage-deflate (RFC 7692), when negotiated.
-  #engineOptions: EngineOptions;
-  #handler: EngineHandler;
   #deflate: PerMessageDeflate | undefined;
   #maxMessageSize: number;
   /** Received messages waiting behind an inflating one, in arrival order. */
@@ -197,28 +220,57 @@ export class CodecDriver implements SocketDriver {
     this.#server = init.role === "server";
     this.#closeTimeout = init.closeTimeout ?? 5000;
     this.#maxMessageSize = init.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize;
-    const engineOptions: EngineOptions = {
+    this.#hooks = new CodecDriver.#Hooks(this);
+    this.#engine = new WebSocketEngine({
       role: init.role,
       maxFrameSize: init.maxFrameSize,
       maxMessageSize: init.maxMessageSize,
       maxFragments: init.maxFragments,
       random: init.random,
       connecting: true,
-    };
-    this.#engineOptions = engineOptions;
-    this.#handler = {
-      text: (data) => this.#inbox === undefined ? events.message(data) : this.#enqueue(data),
-      binary: (data) => this.#inbox === undefined ? events.message(data) : this.#enqueue(data),
-      compressed: (opcode, data) => this.#inflate(opcode, data),
-      pong: (data) => events.pong(data),
-      error: (error) => {
-        // WHATWG WebSockets: no message events after a failure.
-        this.#inboxDropped = true;
-        events.error(error);
-      },
-      close: (info) => this.#onEngineClose(info),
-    };
-    this.#engine = new WebSocketEngine(engineOptions, this.#handler);
+    }, this.#hooks);
+  }
+
+  /**
+   * The engine's and the push-mode transport's callbacks, as methods of one
+   * small object: closures would cost ~60 B each per socket.
+   */
+  static readonly #Hooks = class implements EngineHandler, DirectReceiver {
+    #driver: CodecDriver;
+    constructor(driver: CodecDriver) {
+      this.#driver = driver;
+    }
+    text(data: string): void {
+      this.#driver.#received(data);
+    }
+    binary(data: Uint8Array): void {
+      this.#driver.#received(data);
+    }
+    compressed(opcode: 1 | 2, data: Uint8Array): void {
+      this.#driver.#inflate(opcode, data);
+    }
+    pong(data: Uint8Array): void {
+      this.#driver.#events.pong(data);
+    }
+    error(error: WebSocketError): void {
+      // WHATWG WebSockets: no message events after a failure.
+      this.#driver.#inboxDropped = true;
+      this.#driver.#events.error(error);
+    }
+    close(info: CloseInfo): void {
+      this.#driver.#onEngineClose(info);
+    }
+    data(chunk: Uint8Array): void {
+      this.#driver.#pushed(chunk);
+    }
+    end(): void {
+      this.#driver.#readEnded();
+    }
+  };
+
+  #received(data: string | Uint8Array): void {
+    if (this.#inbox === undefined) this.#events.message(data);
+    else this.#enqueue(data);
   }
 
   /** Bytes queued or being written. */
@@ -285,19 +337,23 @@ export class CodecDriver implements SocketDriver {
    */
   open(protocol: string, extensions: string, deflate?: PerMessageDeflate): void {
     if (deflate !== undefined && this.#engine.state === ReadyState.CONNECTING) {
-      // RFC 7692 §6: RSV1 now marks compressed messages.
       this.#deflate = deflate;
-      this.#engine = new WebSocketEngine(
-        { ...this.#engineOptions, compression: true },
-        this.#handler,
-      );
-      if (this.#direct !== undefined) this.#engine.poolOutput();
-    }
-    this.#engine.open();
+      // RFC 7692 §6: RSV1 now marks compressed messages.
+      this.#engine.open({ compression: true });
+    } else this.#engine.open();
     this.#events.open(protocol, extensions);
-    const { promise, resolve } = withResolvers<void>();
-    this.#readLoopDone = promise;
-    setTimeout(() => this.#readLoop().then(resolve), 0);
+    // Only a client waits for the end of reading (see #release).
+    const readDone = this.#readDone = this.#server ? undefined : new LazyPromise<void>();
+    setTimeout(() => {
+      const duplex = this.#duplex!;
+      const direct = duplex.direct;
+      if (duplex.readInto === undefined && this.#reader === undefined && direct?.listen) {
+        this.#receiveHead();
+        this.#pushing = direct;
+        this.#updateFlow();
+        direct.listen(this.#hooks);
+      } else this.#readLoop().then(() => readDone?.resolve());
+    }, 0);
   }
 
   /**
@@ -366,7 +422,8 @@ export class CodecDriver implements SocketDriver {
 
   setReading(reading: boolean): void {
     this.#reading = reading;
-    if (reading && this.#resume) {
+    if (this.#pushing !== undefined) this.#updateFlow();
+    else if (reading && this.#resume) {
       this.#resume();
       this.#resume = undefined;
     }
@@ -405,6 +462,41 @@ export class CodecDriver implements SocketDriver {
         closeCode: 1006,
       }),
     );
+  }
+
+  /** Push mode: a chunk from the transport. */
+  #pushed(chunk: Uint8Array): void {
+    this.#engine.receive(chunk);
+    this.#flush();
+    this.#updateFlow();
+  }
+
+  /** Push mode: the transport ended or failed. */
+  #readEnded(): void {
+    this.#pushing = undefined;
+    this.#engine.abort(
+      new WebSocketError("WS_ERR_CONNECTION_LOST", "Connection closed without a Close frame", {
+        closeCode: 1006,
+      }),
+    );
+    this.#readDone?.resolve();
+  }
+
+  /**
+   * Push mode: pauses the transport while messages inflate or the application
+   * stopped reading (but once our Close is out, the peer's must get through),
+   * as the read loop waits in pull mode.
+   */
+  #updateFlow(): void {
+    const pushing = this.#pushing;
+    if (pushing === undefined) return;
+    const engine = this.#engine;
+    const hold = this.#inbox !== undefined ||
+      (!this.#reading && !engine.closeSent && engine.state !== ReadyState.CLOSED);
+    if (hold === this.#paused) return;
+    this.#paused = hold;
+    if (hold) pushing.pause!();
+    else pushing.resume!();
   }
 
   #receiveHead(): void {
@@ -530,7 +622,10 @@ export class CodecDriver implements SocketDriver {
         if (typeof message === "function") await message();
         else this.#events.message(message);
       }
-      if (--this.#inboxCount === 0) this.#inbox = undefined;
+      if (--this.#inboxCount === 0) {
+        this.#inbox = undefined;
+        this.#updateFlow();
+      }
     });
   }
 
@@ -624,11 +719,11 @@ export class CodecDriver implements SocketDriver {
     this.#flush();
     this.#released = true;
     const info = this.#closeInfo!;
-    if (!this.#server && info.wasClean && this.#readLoopDone) {
+    if (!this.#server && info.wasClean && this.#readDone) {
       // RFC 6455 §7.1.1: the server closes TCP first; a client waits a bounded time.
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        this.#readLoopDone,
+        this.#readDone.promise,
         new Promise<void>((resolve) => timer = setTimeout(resolve, this.#closeTimeout)),
       ]);
       clearTimeout(timer);

@@ -9,7 +9,7 @@ import { concat } from "./_bytes.ts";
 import { decodeClosePayload, encodeClosePayload } from "./close.ts";
 import { WebSocketError } from "./errors.ts";
 import { encodeFrameHeader, frameHeaderLength, Opcode, readLength64 } from "./frame.ts";
-import { mask } from "./mask.ts";
+import { mask, maskWith } from "./mask.ts";
 import { giveBack, takeBuffer } from "./_pool.ts";
 
 /** Connection states (RFC 6455 §4, §7; WHATWG `readyState` values). */
@@ -176,15 +176,17 @@ export class WebSocketEngine {
   #partial: Uint8Array | undefined;
   #partialFilled = 0;
   #masked = false;
-  #maskKey = new Uint8Array(4);
+  /** The frame's masking key, packed (see `maskWith`). */
+  #maskKey = 0;
 
   // The message being reassembled.
   #messageOpcode = 0; // 0: none in progress
   #messageCompressed = false;
   #messageSize = 0;
   #fragments = 0;
-  #parts: Uint8Array[] = [];
-  #textParts: string[] = [];
+  /** Fragments so far (binary, or text decoded), created on the first fragment. */
+  #parts: Uint8Array[] | undefined;
+  #textParts: string[] | undefined;
   /** Streaming decoder for fragmented text, created on the first fragment. */
   #decoder: TextDecoder | undefined;
 
@@ -248,9 +250,17 @@ export class WebSocketEngine {
     this.#pooled = true;
   }
 
-  /** Moves from CONNECTING to OPEN once the opening handshake succeeded. */
-  open(): void {
-    if (this.#state === ReadyState.CONNECTING) this.#state = ReadyState.OPEN;
+  /**
+   * Moves from CONNECTING to OPEN once the opening handshake succeeded.
+   *
+   * @param options What the handshake negotiated: `compression` when
+   *   permessage-deflate was agreed (RFC 7692 §6: RSV1 then marks compressed
+   *   messages), as the constructor's option of that name.
+   */
+  open(options: { compression?: boolean } = {}): void {
+    if (this.#state !== ReadyState.CONNECTING) return;
+    this.#state = ReadyState.OPEN;
+    if (options.compression !== undefined) this.#compression = options.compression;
   }
 
   /**
@@ -370,7 +380,7 @@ export class WebSocketEngine {
         } else {
           payload = this.#take(this.#payloadLength);
         }
-        if (this.#masked) mask(payload, this.#maskKey);
+        if (this.#masked) maskWith(payload, this.#maskKey);
         this.#phase = HEADER;
         this.#frame(payload);
       }
@@ -408,11 +418,7 @@ export class WebSocketEngine {
       p += 8;
     }
     if (this.#masked) {
-      const key = this.#maskKey;
-      key[0] = chunk[p];
-      key[1] = chunk[p + 1];
-      key[2] = chunk[p + 2];
-      key[3] = chunk[p + 3];
+      this.#maskKey = chunk[p] | (chunk[p + 1] << 8) | (chunk[p + 2] << 16) | (chunk[p + 3] << 24);
     }
     this.#payloadLength = length;
     this.#skip(needed);
@@ -594,7 +600,7 @@ export class WebSocketEngine {
       if (text === undefined) {
         try {
           // Whole messages use the shared stateless decoder; fragments keep state.
-          text = this.#fin && this.#textParts.length === 0
+          text = this.#fin && this.#textParts === undefined
             ? utf8.decode(payload)
             : (this.#decoder ??= new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }))
               .decode(payload, { stream: !this.#fin });
@@ -606,28 +612,32 @@ export class WebSocketEngine {
           });
         }
       }
+      const textParts = this.#textParts;
       if (!this.#fin) {
-        this.#textParts.push(text);
+        if (textParts === undefined) this.#textParts = [text];
+        else textParts.push(text);
         return;
       }
-      if (this.#textParts.length > 0) {
-        this.#textParts.push(text);
-        text = this.#textParts.join("");
-        this.#textParts = [];
+      if (textParts !== undefined) {
+        textParts.push(text);
+        text = textParts.join("");
+        this.#textParts = undefined;
       }
       this.#endMessage();
       this.#handler.text(text);
       return;
     }
+    const parts = this.#parts;
     if (!this.#fin) {
-      this.#parts.push(payload);
+      if (parts === undefined) this.#parts = [payload];
+      else parts.push(payload);
       return;
     }
     let data = payload;
-    if (this.#parts.length > 0) {
-      this.#parts.push(payload);
-      data = concat(this.#parts, this.#messageSize);
-      this.#parts = [];
+    if (parts !== undefined) {
+      parts.push(payload);
+      data = concat(parts, this.#messageSize);
+      this.#parts = undefined;
     }
     const messageOpcode = this.#messageOpcode as typeof Opcode.Text | typeof Opcode.Binary;
     const compressed = this.#messageCompressed;
@@ -669,8 +679,8 @@ export class WebSocketEngine {
   #finish(info: CloseInfo): void {
     if (this.#state === ReadyState.CLOSED) return;
     this.#state = ReadyState.CLOSED;
-    this.#parts = [];
-    this.#textParts = [];
+    this.#parts = undefined;
+    this.#textParts = undefined;
     this.#handler.close(info);
   }
 

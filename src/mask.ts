@@ -34,10 +34,21 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  */
 export function mask(data: Uint8Array, key: Uint8Array): void {
   if (key.length !== 4) throw new RangeError(`Masking key must be 4 bytes: got ${key.length}`);
+  maskWith(data, key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24));
+}
+
+/**
+ * {@linkcode mask} with the key packed in one integer, key byte `i` in bits
+ * `8i` to `8i + 7` (what the engine keeps per socket instead of a 4-byte array).
+ *
+ * @param data The bytes to mask or unmask, modified in place.
+ * @param key The packed key: `k0 | k1 << 8 | k2 << 16 | k3 << 24`.
+ */
+export function maskWith(data: Uint8Array, key: number): void {
   const length = data.length;
   if (length < 64) {
     // Short payloads: creating a word view costs more than it saves.
-    const k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3];
+    const k0 = key & 0xff, k1 = (key >>> 8) & 0xff, k2 = (key >>> 16) & 0xff, k3 = key >>> 24;
     const end = length & ~3;
     let i = 0;
     for (; i < end; i += 4) {
@@ -46,20 +57,18 @@ export function mask(data: Uint8Array, key: Uint8Array): void {
       data[i + 2] ^= k2;
       data[i + 3] ^= k3;
     }
-    for (; i < length; i++) data[i] ^= key[i & 3];
+    for (; i < length; i++) data[i] ^= (key >>> ((i & 3) << 3)) & 0xff;
     return;
   }
   // Bytes before the first 4-byte boundary of the underlying buffer.
   const head = (4 - (data.byteOffset & 3)) & 3;
-  for (let i = 0; i < head; i++) data[i] ^= key[i & 3];
+  for (let i = 0; i < head; i++) data[i] ^= (key >>> (i << 3)) & 0xff;
   const words = (length - head) >>> 2;
   // Int32 (not Uint32) keeps every value a small integer in V8: no heap numbers.
   const view = new Int32Array(data.buffer, data.byteOffset + head, words);
-  const k0 = key[head & 3], k1 = key[(head + 1) & 3], k2 = key[(head + 2) & 3];
-  const k3 = key[(head + 3) & 3];
-  const word = LITTLE_ENDIAN
-    ? k0 | (k1 << 8) | (k2 << 16) | (k3 << 24)
-    : (k0 << 24) | (k1 << 16) | (k2 << 8) | k3;
+  // The key as it lines up with the first aligned word: rotated by `head` bytes.
+  const rotated = head === 0 ? key | 0 : (key >>> (head << 3)) | (key << ((4 - head) << 3));
+  const word = LITTLE_ENDIAN ? rotated : byteSwap(rotated);
   const unrolled = words & ~7;
   let w = 0;
   for (; w < unrolled; w += 8) {
@@ -73,7 +82,11 @@ export function mask(data: Uint8Array, key: Uint8Array): void {
     view[w + 7] ^= word;
   }
   for (; w < words; w++) view[w] ^= word;
-  for (let i = head + (words << 2); i < length; i++) data[i] ^= key[i & 3];
+  for (let i = head + (words << 2); i < length; i++) data[i] ^= (key >>> ((i & 3) << 3)) & 0xff;
+}
+
+function byteSwap(word: number): number {
+  return ((word & 0xff) << 24) | ((word & 0xff00) << 8) | ((word >>> 8) & 0xff00) | (word >>> 24);
 }
 
 /**

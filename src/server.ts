@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { EdgeSocket } from "./socket.ts";
+import { EdgeSocket } from "./socket.ts";
+import { leaveOnClose } from "./_closing.ts";
 
 /** Options for {@linkcode SocketRegistry.shutdown}. */
 export interface ShutdownOptions {
@@ -69,7 +70,10 @@ export class SocketRegistry<S extends RegistrySocket = EdgeSocket> {
   add(socket: S): void {
     if (socket.readyState === 3) return;
     this.#sockets.add(socket);
-    socket.addEventListener("close", () => this.#sockets.delete(socket), { once: true });
+    // An EdgeSocket leaves the set itself as it closes; others through a listener.
+    if (!(socket instanceof EdgeSocket && leaveOnClose(socket, this.#sockets))) {
+      socket.addEventListener("close", () => this.#sockets.delete(socket), { once: true });
+    }
     if (this.#closing) socket.close(1001, "Server shutting down");
   }
 

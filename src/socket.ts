@@ -9,6 +9,7 @@
 import type { CloseInfo, ReadyState } from "./engine.ts";
 import { WebSocketError } from "./errors.ts";
 import { LazyPromise, RESOLVED, withResolvers } from "./_promise.ts";
+import { socketClosed } from "./_closing.ts";
 
 /** What a socket's driver can do. Native-backed sockets lack some of these. */
 export interface SocketCapabilities {
@@ -214,6 +215,23 @@ export interface EdgeSocketEventMap {
 
 type Handler<E extends Event> = ((event: E) => void) | null;
 
+/** An event type with a handler attribute as a bit, else 0. */
+function handlerBit(type: string): number {
+  switch (type) {
+    case "open":
+      return 1;
+    case "message":
+      return MESSAGE_BIT;
+    case "error":
+      return 4;
+    case "close":
+      return 8;
+    default:
+      return 0;
+  }
+}
+const MESSAGE_BIT = 2;
+
 const noop = (): void => {};
 
 const NO_OPTIONS: SendOptions = Object.freeze({});
@@ -297,7 +315,18 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   #idleTimeout: number | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** The `on*` handlers' listeners, by event type; created by the first. */
-  #handlers: Map<string, EventListener> | undefined;
+  // Event handler attributes (HTML §8.1.8.1). One stays out of the
+  // EventTarget (whose records cost ~250 B per listener and socket) until
+  // its type is dispatched or gets another listener: before one added
+  // later, it must run first, as the first listener of its type.
+  #onopen: Handler<Event> = null;
+  #onmessage: Handler<MessageEvent> = null;
+  #onerror: Handler<WebSocketErrorEvent> = null;
+  #onclose: Handler<WebSocketCloseEvent> = null;
+  /** Handler attributes registered as listeners, by type. */
+  #registered: Map<string, EventListener> | undefined;
+  /** Types with a handler attribute that ever got a listener through `addEventListener` (bits). */
+  #listened = 0;
 
   /**
    * Creates a socket bound to a driver. Applications get sockets from
@@ -324,20 +353,37 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       }
       this.#heartbeat = { interval, timeout };
     }
-    this.#driver = createDriver({
-      open: (protocol, extensions) => this.#onOpen(protocol, extensions),
-      message: (data) => this.#onMessage(data),
-      pong: (payload) => this.#onPong(payload),
-      error: (error) => this.#onError(error),
-      closing: () => {
-        if (this.#state === 1) this.#state = 2;
-      },
-      close: (info) => this.#onClose(info),
-    });
+    this.#driver = createDriver(new EdgeSocket.#Events(this));
     if (this.#heartbeat && !this.#driver.capabilities.ping) {
       throw new TypeError("Heartbeat needs ping support, which this socket lacks");
     }
   }
+
+  /** The driver's hooks as methods of one small object: closures would cost ~60 B each per socket. */
+  static readonly #Events = class implements SocketEvents {
+    #socket: EdgeSocket;
+    constructor(socket: EdgeSocket) {
+      this.#socket = socket;
+    }
+    open(protocol: string, extensions: string): void {
+      this.#socket.#onOpen(protocol, extensions);
+    }
+    message(data: Message | ArrayBuffer): void {
+      this.#socket.#onMessage(data);
+    }
+    pong(payload: Uint8Array): void {
+      this.#socket.#onPong(payload);
+    }
+    error(error: WebSocketError): void {
+      this.#socket.#onError(error);
+    }
+    closing(): void {
+      if (this.#socket.#state === 1) this.#socket.#state = 2;
+    }
+    close(info: CloseInfo): void {
+      this.#socket.#onClose(info);
+    }
+  };
 
   /** The state: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
   get readyState(): ReadyState {
@@ -384,8 +430,8 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       start: (controller) => {
         this.#controller = controller;
         // Messages that arrived before anyone listened were kept for the stream.
-        for (const message of this.#early) controller.enqueue(message);
-        this.#early = [];
+        for (const message of this.#early ?? []) controller.enqueue(message);
+        this.#early = undefined;
         if (this.#state === 3) this.#endReadable();
         else this.#driver.setReading((controller.desiredSize ?? 1) > 0);
       },
@@ -553,10 +599,11 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
 
   /** Handler for `open` events. */
   get onopen(): Handler<Event> {
-    return this.#getHandler("open");
+    return this.#onopen;
   }
   set onopen(handler: Handler<Event>) {
-    this.#setHandler("open", handler);
+    this.#onopen = typeof handler === "function" ? handler : null;
+    this.#handlerChanged("open");
   }
   /**
    * Handler for `message` events. While it is the only consumer of messages
@@ -570,45 +617,83 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
    * throws is reported like one thrown by a listener.
    */
   get onmessage(): Handler<MessageEvent> {
-    return this.#getHandler("message");
+    return this.#onmessage;
   }
   set onmessage(handler: Handler<MessageEvent>) {
-    this.#setHandler("message", handler);
+    this.#onmessage = typeof handler === "function" ? handler : null;
+    this.#handlerChanged("message");
   }
   /** Handler for `error` events. */
   get onerror(): Handler<WebSocketErrorEvent> {
-    return this.#getHandler("error");
+    return this.#onerror;
   }
   set onerror(handler: Handler<WebSocketErrorEvent>) {
-    this.#setHandler("error", handler);
+    this.#onerror = typeof handler === "function" ? handler : null;
+    this.#handlerChanged("error");
   }
   /** Handler for `close` events. */
   get onclose(): Handler<WebSocketCloseEvent> {
-    return this.#getHandler("close");
+    return this.#onclose;
   }
   set onclose(handler: Handler<WebSocketCloseEvent>) {
-    this.#setHandler("close", handler);
+    this.#onclose = typeof handler === "function" ? handler : null;
+    this.#handlerChanged("close");
   }
 
-  #getHandler<E extends Event>(type: string): Handler<E> {
-    const listener = this.#handlers?.get(type) as { handler?: Handler<E> } | undefined;
-    return listener?.handler ?? null;
+  /** The handler attribute of `type`, if set. */
+  #handlerOf(type: string): ((this: EdgeSocket, event: Event) => unknown) | null {
+    const handler = type === "message"
+      ? this.#onmessage
+      : type === "close"
+      ? this.#onclose
+      : type === "error"
+      ? this.#onerror
+      : type === "open"
+      ? this.#onopen
+      : null;
+    return handler as ((this: EdgeSocket, event: Event) => unknown) | null;
   }
 
-  #setHandler<E extends Event>(type: string, handler: Handler<E>): void {
-    const handlers = this.#handlers ??= new Map();
-    const previous = handlers.get(type);
-    if (previous) this.removeEventListener(type, previous);
-    handlers.delete(type);
-    if (typeof handler !== "function") return;
+  #handlerChanged(type: string): void {
+    const registered = this.#registered?.get(type);
+    if (this.#handlerOf(type) === null) {
+      // Unset: the listener goes; set again later, it comes last (HTML §8.1.8.1).
+      if (registered !== undefined) {
+        super.removeEventListener(type, registered);
+        this.#registered!.delete(type);
+      }
+      return;
+    }
+    // A registered one keeps its place and calls whatever the attribute holds.
+    if (registered === undefined && (this.#listened & handlerBit(type)) !== 0) {
+      this.#register(type);
+    }
+    if (type === "message") this.#deliverEarly();
+  }
+
+  /** Makes a set handler attribute a real listener, unless it is one. */
+  #register(type: string): void {
+    if (this.#handlerOf(type) === null || this.#registered?.has(type)) return;
     // The handler's result is dropped: Node's EventTarget rethrows a rejected
     // promise returned by a listener as an uncaught exception, and
     // `onmessage = (e) => socket.send(e.data)` returns send()'s promise.
-    const listener = Object.assign((event: Event): void => {
-      handler.call(this, event as E);
-    }, { handler });
-    handlers.set(type, listener);
-    this.addEventListener(type, listener);
+    const listener = (event: Event): void => {
+      this.#handlerOf(type)?.call(this, event);
+    };
+    (this.#registered ??= new Map()).set(type, listener);
+    super.addEventListener(type, listener);
+  }
+
+  /**
+   * Dispatches `event` (see `EventTarget`); the handler attribute of its
+   * type runs as one of its listeners.
+   *
+   * @param event The event.
+   * @returns `false` if a listener canceled the cancelable event.
+   */
+  override dispatchEvent(event: Event): boolean {
+    this.#register(event.type);
+    return super.dispatchEvent(event);
   }
 
   #onOpen(protocol: string, extensions: string): void {
@@ -627,18 +712,17 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   #onMessage(received: Message | ArrayBuffer): void {
     this.#armIdle();
     const controller = this.#controller;
-    if (controller === undefined && !this.#hasListeners) {
+    const listened = (this.#listened & MESSAGE_BIT) !== 0;
+    if (controller === undefined && !listened) {
       // Fast path: `onmessage` is the only consumer; call it without an event dispatch.
-      const listener = this.#handlers?.get("message") as
-        | { handler?: (this: EdgeSocket, event: MessageEvent) => unknown }
-        | undefined;
-      if (listener?.handler) {
-        callHandler(this, listener.handler, this.#eventData(received));
+      const handler = this.#onmessage;
+      if (handler !== null) {
+        callHandler(this, handler, this.#eventData(received));
         return;
       }
     }
     const data = received instanceof ArrayBuffer ? new Uint8Array(received) : received;
-    const listening = this.#hasListeners || this.#handlers?.has("message") === true;
+    const listening = listened || this.#onmessage !== null;
     if (controller) {
       controller.enqueue(data);
       if ((controller.desiredSize ?? 1) <= 0) this.#driver.setReading(false);
@@ -646,12 +730,11 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       // Nobody consumes messages yet: keep them (up to the high-water mark, then stop
       // reading) for a `readable` or `for await` that starts later. A native socket
       // cannot stop reading: past the mark its messages are dropped, never hoarded.
-      if (
-        this.#early.length < this.#readableHighWaterMark || this.#driver.capabilities.backpressure
-      ) {
-        this.#early.push(data);
+      const early = this.#early ??= [];
+      if (early.length < this.#readableHighWaterMark || this.#driver.capabilities.backpressure) {
+        early.push(data);
       }
-      if (this.#early.length >= this.#readableHighWaterMark) this.#driver.setReading(false);
+      if (early.length >= this.#readableHighWaterMark) this.#driver.setReading(false);
     }
     if (listening) this.#dispatchMessage(data);
   }
@@ -677,16 +760,16 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     return data;
   }
 
-  #hasListeners = false;
-  #early: Message[] = [];
+  /** Messages kept while nobody consumed them; made on first use. */
+  #early: Message[] | undefined;
 
   /** A first `message` listener gets the messages kept while nobody listened. */
   #deliverEarly(): void {
-    if (this.#early.length === 0 || this.#readable !== undefined) return;
+    if (this.#early === undefined || this.#readable !== undefined) return;
     queueMicrotask(() => {
-      if (this.#readable !== undefined) return;
       const early = this.#early;
-      this.#early = [];
+      if (early === undefined || this.#readable !== undefined) return;
+      this.#early = undefined;
       for (const message of early) this.#dispatchMessage(message);
       if (this.#state < 2) this.#driver.setReading(true);
     });
@@ -714,10 +797,13 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     listener: EventListenerOrEventListenerObject | null | ((event: never) => unknown),
     options?: boolean | AddEventListenerOptions,
   ): void {
-    if (type === "message") {
-      // A listener besides `onmessage` turns the direct-call fast path off for good.
-      if (listener !== this.#handlers?.get("message")) this.#hasListeners = true;
-      this.#deliverEarly();
+    const bit = handlerBit(type);
+    if (bit !== 0 && listener !== null) {
+      // The handler attribute, if set, was there first. A `message` listener
+      // also turns the direct-call fast path of `onmessage` off for good.
+      this.#register(type);
+      this.#listened |= bit;
+      if (type === "message") this.#deliverEarly();
     }
     super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
   }
@@ -752,6 +838,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     this.#endReadable(info.wasClean ? undefined : error);
     if (info.wasClean) this.#closed.resolve({ closeCode: info.closeCode, reason: info.reason });
     else this.#closed.reject(error);
+    socketClosed(this);
     this.dispatchEvent(new WebSocketCloseEvent(info));
   }
 

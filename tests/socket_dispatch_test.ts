@@ -119,6 +119,61 @@ Deno.test("socket dispatch: an added listener turns dispatch back on, in registr
   socket.close(1000);
 });
 
+Deno.test("socket dispatch: handler attributes keep their place among listeners (HTML §8.1.8.1)", () => {
+  const { socket } = openSocket();
+  const order: string[] = [];
+  // A listener first, then the attribute: the listener runs first.
+  socket.addEventListener("error", () => order.push("error listener"));
+  socket.onerror = () => order.push("onerror");
+  // The attribute first, then a listener: the attribute runs first, and a new
+  // value keeps that place.
+  socket.onclose = () => order.push("onclose (old)");
+  socket.addEventListener("close", () => order.push("close listener"));
+  socket.onclose = () => order.push("onclose");
+  socket.dispatchEvent(new Event("error"));
+  socket.dispatchEvent(new Event("close"));
+  // Unset, the attribute stops running; set again, it comes after the listener.
+  socket.onclose = null;
+  socket.dispatchEvent(new Event("close"));
+  socket.onclose = () => order.push("onclose (again)");
+  socket.dispatchEvent(new Event("close"));
+  assert.deepEqual(order, [
+    "error listener",
+    "onerror",
+    "onclose",
+    "close listener",
+    "close listener",
+    "close listener",
+    "onclose (again)",
+  ]);
+  socket.close(1000);
+});
+
+Deno.test("socket dispatch: a handler attribute alone runs as a listener, with target and this", () => {
+  const { socket } = openSocket();
+  const seen: { type: string; target: unknown; current: unknown; self: unknown }[] = [];
+  socket.onopen = function (event) {
+    seen.push({ type: event.type, target: event.target, current: event.currentTarget, self: this });
+    event.stopImmediatePropagation();
+  };
+  // Added after the attribute ran once: still behind it, so never reached.
+  socket.dispatchEvent(new Event("open"));
+  socket.addEventListener(
+    "open",
+    () => seen.push({ type: "listener", target: 0, current: 0, self: 0 }),
+  );
+  socket.dispatchEvent(new Event("open"));
+  assert.deepEqual(seen, [
+    { type: "open", target: socket, current: socket, self: socket },
+    { type: "open", target: socket, current: socket, self: socket },
+  ]);
+  assert.equal(typeof socket.onopen, "function");
+  // A non-function unsets it (HTML: the IDL type is a nullable callback).
+  socket.onopen = "nope" as unknown as null;
+  assert.equal(socket.onopen, null);
+  socket.close(1000);
+});
+
 Deno.test("socket dispatch: a throwing onmessage is reported and later messages still arrive", () => {
   const { socket, events } = openSocket();
   const reported: unknown[] = [];

@@ -19,7 +19,13 @@
  */
 
 import type { Duplex } from "node:stream";
-import { type ByteDuplex, type DirectTransport, readableOf, writableOf } from "../connection.ts";
+import {
+  type ByteDuplex,
+  type DirectReceiver,
+  type DirectTransport,
+  readableOf,
+  writableOf,
+} from "../connection.ts";
 
 /** Options for {@linkcode nodeSocketToDuplex}. */
 export interface NodeDuplexOptions {
@@ -55,6 +61,10 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
   #waiting: { resolve(chunk: Uint8Array | null): void; reject(error: unknown): void } | undefined;
   #ended = false;
   #failure: Error | undefined;
+  /** Push mode: where chunks go, whether paused, whether the end was delivered. */
+  #receiver: DirectReceiver | undefined;
+  #paused = false;
+  #endDelivered = false;
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
 
@@ -78,6 +88,11 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
     const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
     // A Buffer is a Uint8Array; re-view it so consumers see a plain Uint8Array.
     const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const receiver = this.#receiver;
+    if (receiver !== undefined && !this.#paused && this.#queue.length === 0) {
+      receiver.data(view);
+      return;
+    }
     const waiting = this.#waiting;
     if (waiting !== undefined) {
       this.#waiting = undefined;
@@ -92,6 +107,10 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
   #finish(): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (this.#receiver !== undefined) {
+      if (!this.#paused && this.#queue.length === 0) this.#deliverEnd();
+      return;
+    }
     const waiting = this.#waiting;
     this.#waiting = undefined;
     if (waiting === undefined) return;
@@ -101,6 +120,42 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
 
   get direct(): DirectTransport {
     return this;
+  }
+
+  listen(receiver: DirectReceiver): void {
+    this.#receiver = receiver;
+    if (this.#queue.length > 0 || this.#ended) queueMicrotask(() => this.#drain());
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    if (this.#queue.length > 0 || this.#ended) queueMicrotask(() => this.#drain());
+    else if (this.#socket.isPaused()) this.#socket.resume();
+  }
+
+  /** Push mode: delivers what is queued, then the end if it came, while not paused. */
+  #drain(): void {
+    const receiver = this.#receiver!;
+    const queue = this.#queue;
+    while (!this.#paused && queue.length > 0) {
+      const chunk = queue.shift()!;
+      this.#queued -= chunk.length;
+      receiver.data(chunk);
+    }
+    if (this.#paused) return;
+    if (this.#ended) this.#deliverEnd();
+    else if (this.#socket.isPaused()) this.#socket.resume();
+  }
+
+  #deliverEnd(): void {
+    if (this.#endDelivered) return;
+    this.#endDelivered = true;
+    this.#receiver!.end(this.#failure);
   }
 
   read(): Promise<Uint8Array | null> {
@@ -144,6 +199,8 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
   destroy(): void {
     this.#queue.length = 0;
     this.#queued = 0;
+    // Nothing is left to wait for: the end goes out even while paused.
+    this.#paused = false;
     this.#finish();
     this.#socket.destroy();
   }
