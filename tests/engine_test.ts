@@ -943,6 +943,39 @@ Deno.test("engine: readBuffer()/commitRead() read a large payload straight into 
   }
 });
 
+Deno.test("engine (server): a masked payload unmasks right when read in pieces at any offset", () => {
+  const payload = new Uint8Array(70_001).map((_, i) => (i * 13 + 5) & 0xff);
+  const wire = peer("server", Opcode.Binary, payload);
+  const bodyStart = wire.length - payload.length;
+  // Piece ends at every key phase, through receive() (partial assembly) and direct reads.
+  for (const direct of [false, true]) {
+    for (const first of [1, 2, 3, 4, 5]) {
+      const { engine: e, events } = engine("server");
+      e.receive(wire.slice(0, bodyStart + first));
+      let at = bodyStart + first;
+      for (const size of [3, 1, 40_002, 7, 29_001]) {
+        const piece = wire.subarray(at, Math.min(at + size, wire.length));
+        const target = direct ? e.readBuffer(1) : undefined;
+        if (target !== undefined) {
+          target.set(piece);
+          e.commitRead(piece.length);
+        } else e.receive(piece.slice());
+        at += piece.length;
+      }
+      e.receive(wire.slice(at));
+      assert.equal(events.length, 1, `direct ${direct}, first ${first}`);
+      const data = (events[0] as { data: number[] }).data;
+      // The first wrong byte, not a deepEqual diff (which crawls on 70 kB).
+      assert.equal(data.length, payload.length);
+      assert.equal(
+        data.findIndex((byte, i) => byte !== payload[i]),
+        -1,
+        `direct ${direct}, first ${first}`,
+      );
+    }
+  }
+});
+
 Deno.test("engine: atLargeFrameBoundary() holds only between frames, after a large one", () => {
   for (const role of ROLES) {
     const { engine: e, events } = engine(role);
