@@ -24,8 +24,13 @@ async function pair(): Promise<{ near: DirectTransport; far: Socket; close(): Pr
     near,
     far,
     close: async () => {
+      // Wait for both ends to be fully closed: no socket op may outlive the test.
+      const farClosed = far.closed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => far.once("close", () => resolve()));
       far.destroy();
       near.destroy();
+      await farClosed;
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
