@@ -19,7 +19,7 @@ import {
   peerTest,
   REPO_ROOT,
   requireTool,
-  runToCompletion,
+  runScript,
   spawnPeer,
   text,
 } from "./_peers/mod.ts";
@@ -224,25 +224,6 @@ interface ScriptResult {
   closeCode: number;
 }
 
-async function runScriptClient(
-  tool: "node" | "python",
-  script: string,
-  config: unknown,
-): Promise<ScriptResult> {
-  const args = tool === "node" ? ["--input-type=module", "-e", script] : ["-c", script];
-  const out = await runToCompletion(requireTool(tool).path, {
-    args,
-    cwd: REPO_ROOT,
-    env: { PEER_CONFIG: JSON.stringify(config) },
-    timeoutMs: 20_000,
-  });
-  const line = out.stdout.split("\n").find((l) => l.startsWith("RESULT "));
-  if (out.code !== 0 || line === undefined) {
-    throw new Error(`${tool} client failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
-  }
-  return JSON.parse(line.slice(7));
-}
-
 function assertCompressed(stats: Counted["stats"], payload: number, label: string): void {
   // Both directions carried the whole payload in far fewer bytes.
   assert.ok(stats.read < payload / 3, `${label}: read ${stats.read} for ${payload} bytes`);
@@ -275,7 +256,7 @@ for (const [tool, script] of [["node", WS_CLIENT], ["python", PY_CLIENT]] as con
       for (const combo of COMBOS) {
         const label = `${peer} client ${JSON.stringify(combo)}`;
         await using server = ourServer({});
-        const result = await runScriptClient(tool, script, {
+        const result = await runScript<ScriptResult>(tool, script, {
           url: `ws://127.0.0.1:${server.port}/`,
           messages: list,
           options: combo,

@@ -19,7 +19,8 @@ import assert from "node:assert/strict";
 import { connect } from "../src/connect.ts";
 import type { Message } from "../src/socket.ts";
 import { bundleForNode } from "./adapters/_build.ts";
-import { text } from "./_peers/messages.ts";
+import { parseLine, text } from "./_peers/messages.ts";
+import { runScript } from "./_peers/peers.ts";
 import { type Peer, runToCompletion, spawnPeer } from "./_peers/process.ts";
 import { peerTest, REPO_ROOT, requireTool, type Tool } from "./_peers/tools.ts";
 
@@ -409,26 +410,30 @@ async def main():
 asyncio.run(asyncio.wait_for(main(), 20))
 `;
 
+/** The deflate scripts get longer than the default: they move megabytes through a proxy. */
+const SCRIPT_TIMEOUT_MS = 25_000;
+
 interface ScriptResult {
   received: (string | null)[];
   extensions: string | null;
   closeCode: number;
 }
 
-async function runScript<T>(tool: "node" | "python", script: string, config: unknown): Promise<T> {
-  const args = tool === "node" ? ["--input-type=module", "-e", script] : ["-c", script];
-  const out = await runToCompletion(requireTool(tool).path, {
-    args,
-    cwd: REPO_ROOT,
-    env: { PEER_CONFIG: JSON.stringify(config) },
-    timeoutMs: 25_000,
-  });
-  const line = out.stdout.split("\n").find((l) => l.startsWith("RESULT "));
-  if (out.code !== 0 || line === undefined) {
-    throw new Error(`${tool} script failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
-  }
-  return JSON.parse(line.slice("RESULT ".length)) as T;
+/** A script client echoed {@linkcode SENT} back in order and closed with 1000. */
+function assertEchoed(result: ScriptResult, label: string): void {
+  assert.ok(result.received.every((m, k) => m === SENT[k]), `${label}: echoes differ`);
+  assert.equal(result.received.length, SENT.length, label);
+  assert.equal(result.closeCode, 1000, label);
 }
+
+/** [RSV1, frames] of what the ws and python clients send: all compressed, the last in 3 frames. */
+const PEER_UP_FRAMES: [boolean, number][] = [
+  [true, 1],
+  [true, 1],
+  [true, 1],
+  [true, 1],
+  [true, 3],
+];
 
 /** Writes the messages to a temporary JSON file (too long for an argument or a variable). */
 async function messagesFile(value: unknown): Promise<{ path: string } & AsyncDisposable> {
@@ -462,20 +467,12 @@ for (const runtime of RUNTIMES) {
           url: `ws://127.0.0.1:${proxy.port}/deflate/echo`,
           file: file.path,
           options: offer,
-        });
+        }, SCRIPT_TIMEOUT_MS);
         assert.equal(result.extensions, expectedResponse(runtime, offer), label);
-        assert.ok(result.received.every((m, k) => m === SENT[k]), `${label}: echoes differ`);
-        assert.equal(result.received.length, SENT.length, label);
-        assert.equal(result.closeCode, 1000, label);
+        assertEchoed(result, label);
         const { up, down } = proxy.taps[i];
         // ws compresses everything (threshold 0) and sent the last message in 3 frames.
-        assert.deepEqual(up.messages.map((m) => [m.rsv1, m.frames]), [
-          [true, 1],
-          [true, 1],
-          [true, 1],
-          [true, 1],
-          [true, 3],
-        ], label);
+        assert.deepEqual(up.messages.map((m) => [m.rsv1, m.frames]), PEER_UP_FRAMES, label);
         assertContextMode(up, !offer.clientNoContextTakeover, `${label} (ws)`);
         assertOurCompression(down, SENT, label);
         assertContextMode(
@@ -498,7 +495,7 @@ for (const runtime of RUNTIMES) {
       const result = await runScript<ScriptResult>("python", PY_CLIENT, {
         url: `ws://127.0.0.1:${proxy.port}/deflate/echo`,
         file: file.path,
-      });
+      }, SCRIPT_TIMEOUT_MS);
       // python-websockets offers client_max_window_bits without a value: not answered.
       assert.equal(
         result.extensions,
@@ -507,19 +504,15 @@ for (const runtime of RUNTIMES) {
           clientNoContextTakeover: false,
         }),
       );
-      assert.ok(result.received.every((m, k) => m === SENT[k]), `${label}: echoes differ`);
-      assert.equal(result.received.length, SENT.length, label);
-      assert.equal(result.closeCode, 1000, label);
+      assertEchoed(result, label);
       const { up, down } = proxy.taps[0];
       // python-websockets compresses everything; a fragmented send ends with an
       // empty final frame in some versions, hence at least 3 frames.
-      assert.deepEqual(up.messages.map((m) => [m.rsv1, Math.min(m.frames, 3)]), [
-        [true, 1],
-        [true, 1],
-        [true, 1],
-        [true, 1],
-        [true, 3],
-      ], label);
+      assert.deepEqual(
+        up.messages.map((m) => [m.rsv1, Math.min(m.frames, 3)]),
+        PEER_UP_FRAMES,
+        label,
+      );
       assertContextMode(up, true, `${label} (python)`);
       assertOurCompression(down, SENT, label);
       assertContextMode(down, runtime === "deno", `${label} (ours)`);
@@ -578,7 +571,7 @@ for (const runtime of RUNTIMES) {
       const result = await runScript<{ closeCode: number }>("node", WS_BOMB, {
         url: `ws://127.0.0.1:${proxy.port}/deflate/limited`,
         size: 4 * 1024 * 1024,
-      });
+      }, SCRIPT_TIMEOUT_MS);
       assert.equal(result.closeCode, 1009);
       const { up, down } = proxy.taps[0];
       assert.equal(up.messages.length, 1);
@@ -623,11 +616,10 @@ async function runOurClient(runtime: Runtime, url: string): Promise<ClientReport
     cwd: REPO_ROOT,
     timeoutMs: 25_000,
   });
-  const line = out.stdout.split("\n").find((l) => l.startsWith("RESULT "));
-  if (out.code !== 0 || line === undefined) {
+  const report = parseLine<ClientReport>(out.stdout, "RESULT");
+  if (out.code !== 0 || report === null) {
     throw new Error(`Client on ${runtime} failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
   }
-  const report = JSON.parse(line.slice("RESULT ".length)) as ClientReport;
   assert.deepEqual(
     report.echoes,
     SENT.map((m) => ({ length: m.length, equal: true })),

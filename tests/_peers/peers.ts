@@ -196,3 +196,35 @@ export async function runClient(
     if (file !== null) await Deno.remove(file);
   }
 }
+
+/**
+ * Runs an inline peer script (Node ESM or Python) that reads its settings
+ * from the `PEER_CONFIG` environment variable and prints one
+ * `RESULT <json>` line.
+ *
+ * @param tool The interpreter.
+ * @param script The script's source.
+ * @param config Its settings, passed as JSON.
+ * @param timeoutMs Kill it after this long.
+ * @returns The parsed `RESULT` line.
+ * @throws {Error} If the script fails, times out or reports nothing, with its output.
+ */
+export async function runScript<T>(
+  tool: "node" | "python",
+  script: string,
+  config: unknown,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const args = tool === "node" ? ["--input-type=module", "-e", script] : ["-c", script];
+  const out = await runToCompletion(requireTool(tool).path, {
+    args,
+    cwd: REPO_ROOT,
+    env: { PEER_CONFIG: JSON.stringify(config) },
+    timeoutMs,
+  });
+  const result = parseLine<T>(out.stdout, "RESULT");
+  if (out.code !== 0 || result === null) {
+    throw new Error(`${tool} script failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
+  }
+  return result;
+}
