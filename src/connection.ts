@@ -187,8 +187,9 @@ export class CodecDriver implements SocketDriver {
   #resume: (() => void) | undefined;
   /** The transport in push mode ({@linkcode DirectTransport.listen}), and whether it is paused. */
   #pushing: DirectTransport | undefined;
-  #hooks: EngineHandler & DirectReceiver;
   #paused = false;
+  /** The engine's and the push-mode transport's callbacks. */
+  #hooks: EngineHandler & DirectReceiver;
   #inflight = 0;
   #flushScheduled = false;
   #batch: PromiseWithResolvers<void> | undefined;
@@ -343,7 +344,7 @@ export class CodecDriver implements SocketDriver {
     } else this.#engine.open();
     this.#events.open(protocol, extensions);
     // Only a client waits for the end of reading (see #release).
-    const readDone = this.#readDone = this.#server ? undefined : new LazyPromise<void>();
+    if (!this.#server) this.#readDone = new LazyPromise<void>();
     setTimeout(() => {
       const duplex = this.#duplex!;
       const direct = duplex.direct;
@@ -352,7 +353,7 @@ export class CodecDriver implements SocketDriver {
         this.#pushing = direct;
         this.#updateFlow();
         direct.listen(this.#hooks);
-      } else this.#readLoop().then(() => readDone?.resolve());
+      } else this.#readLoop();
     }, 0);
   }
 
@@ -441,12 +442,10 @@ export class CodecDriver implements SocketDriver {
       : this.#reader === undefined && duplex.direct !== undefined
       ? this.#chunkReads(duplex.direct)
       : this.#streamReads(this.#reader ??= duplex.readable.getReader());
-    const engine = this.#engine;
     try {
       this.#receiveHead();
       while (true) {
-        // Once our Close is out, read on regardless: the peer's Close must get through.
-        if (!this.#reading && !engine.closeSent && engine.state !== ReadyState.CLOSED) {
+        if (this.#heldByApplication()) {
           await new Promise<void>((resolve) => this.#resume = resolve);
         }
         if (!await read()) break;
@@ -457,11 +456,7 @@ export class CodecDriver implements SocketDriver {
     } catch {
       // A read error is a lost connection, handled below.
     }
-    engine.abort(
-      new WebSocketError("WS_ERR_CONNECTION_LOST", "Connection closed without a Close frame", {
-        closeCode: 1006,
-      }),
-    );
+    this.#readEnded();
   }
 
   /** Push mode: a chunk from the transport. */
@@ -471,7 +466,7 @@ export class CodecDriver implements SocketDriver {
     this.#updateFlow();
   }
 
-  /** Push mode: the transport ended or failed. */
+  /** The transport ended or failed (either mode): without the peer's Close, the connection is lost. */
   #readEnded(): void {
     this.#pushing = undefined;
     this.#engine.abort(
@@ -484,19 +479,25 @@ export class CodecDriver implements SocketDriver {
 
   /**
    * Push mode: pauses the transport while messages inflate or the application
-   * stopped reading (but once our Close is out, the peer's must get through),
-   * as the read loop waits in pull mode.
+   * stopped reading, as the read loop waits in pull mode.
    */
   #updateFlow(): void {
     const pushing = this.#pushing;
     if (pushing === undefined) return;
-    const engine = this.#engine;
-    const hold = this.#inbox !== undefined ||
-      (!this.#reading && !engine.closeSent && engine.state !== ReadyState.CLOSED);
+    const hold = this.#inbox !== undefined || this.#heldByApplication();
     if (hold === this.#paused) return;
     this.#paused = hold;
     if (hold) pushing.pause!();
     else pushing.resume!();
+  }
+
+  /**
+   * Whether the application stopped reading messages. Once our Close is out,
+   * reading goes on regardless: the peer's Close must get through.
+   */
+  #heldByApplication(): boolean {
+    const engine = this.#engine;
+    return !this.#reading && !engine.closeSent && engine.state !== ReadyState.CLOSED;
   }
 
   #receiveHead(): void {

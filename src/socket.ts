@@ -314,7 +314,6 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimeout: number | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The `on*` handlers' listeners, by event type; created by the first. */
   // Event handler attributes (HTML §8.1.8.1). One stays out of the
   // EventTarget (whose records cost ~250 B per listener and socket) until
   // its type is dispatched or gets another listener: before one added
@@ -810,9 +809,10 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
 
   #onPong(payload: Uint8Array): void {
     this.#armIdle();
-    const pending = this.#pings?.get(keyOf(payload));
+    const key = keyOf(payload);
+    const pending = this.#pings?.get(key);
     if (!pending) return;
-    this.#pings!.delete(keyOf(payload));
+    this.#pings!.delete(key);
     pending.resolve(this.#now() - pending.start);
   }
 

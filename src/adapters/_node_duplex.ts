@@ -142,14 +142,19 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
   #drain(): void {
     const receiver = this.#receiver!;
     const queue = this.#queue;
-    while (!this.#paused && queue.length > 0) {
-      const chunk = queue.shift()!;
-      this.#queued -= chunk.length;
-      receiver.data(chunk);
-    }
+    while (!this.#paused && queue.length > 0) receiver.data(this.#take()!);
     if (this.#paused) return;
     if (this.#ended) this.#deliverEnd();
     else if (this.#socket.isPaused()) this.#socket.resume();
+  }
+
+  /** The oldest queued chunk; the socket flows again once the queue is below the mark. */
+  #take(): Uint8Array | undefined {
+    const chunk = this.#queue.shift();
+    if (chunk === undefined) return undefined;
+    this.#queued -= chunk.length;
+    if (this.#queued < this.#highWaterMark && this.#socket.isPaused()) this.#socket.resume();
+    return chunk;
   }
 
   #deliverEnd(): void {
@@ -162,12 +167,8 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
     if (this.#waiting !== undefined) {
       return Promise.reject(new TypeError("A read is already pending"));
     }
-    const chunk = this.#queue.shift();
-    if (chunk !== undefined) {
-      this.#queued -= chunk.length;
-      if (this.#queued < this.#highWaterMark && this.#socket.isPaused()) this.#socket.resume();
-      return Promise.resolve(chunk);
-    }
+    const chunk = this.#take();
+    if (chunk !== undefined) return Promise.resolve(chunk);
     if (this.#ended) return this.#failure ? Promise.reject(this.#failure) : Promise.resolve(null);
     return new Promise((resolve, reject) => this.#waiting = { resolve, reject });
   }
