@@ -1,8 +1,18 @@
 /**
- * Byte helpers shared by the engine and the compression extension.
+ * Byte helpers shared by the engine, the connection and the compression extension.
  *
  * @module
  */
+
+/**
+ * The smallest power of two ≥ `n`, for `n` ≥ 1 (a buffer size class).
+ *
+ * @param n The size.
+ * @returns The power of two.
+ */
+export function ceilPow2(n: number): number {
+  return 2 ** Math.ceil(Math.log2(n));
+}
 
 /**
  * Concatenates `parts` into one new buffer of `size` bytes.

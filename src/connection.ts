@@ -17,6 +17,7 @@ import {
   WebSocketEngine,
 } from "./engine.ts";
 import { WebSocketError } from "./errors.ts";
+import { ceilPow2 } from "./_bytes.ts";
 import { LazyPromise, withResolvers } from "./_promise.ts";
 import type { SendOptions, SocketCapabilities, SocketDriver, SocketEvents } from "./socket.ts";
 
@@ -156,11 +157,6 @@ const READ_MAX = 64 * 1024;
 const DIRECT_READ_MIN = 16 * 1024;
 /** The longest frame header: 2 bytes, a 64-bit length, a masking key (RFC 6455 §5.2). */
 const MAX_HEADER_SIZE = 14;
-
-/** The smallest power of two ≥ `n`, for `n` ≥ 1. */
-function ceilPow2(n: number): number {
-  return 2 ** Math.ceil(Math.log2(n));
-}
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { concat } from "./_bytes.ts";
+import { ceilPow2, concat } from "./_bytes.ts";
 import { decodeClosePayload, encodeClosePayload } from "./close.ts";
 import { WebSocketError } from "./errors.ts";
 import { encodeFrameHeader, frameHeaderLength, Opcode, readLength64 } from "./frame.ts";
@@ -867,7 +867,7 @@ export class WebSocketEngine {
     const needed = this.#outLen + size;
     if (needed > this.#outBuf.length) {
       const previous = this.#outBuf;
-      const grown = this.#allocate(Math.max(OUT_MIN, 2 ** Math.ceil(Math.log2(needed))));
+      const grown = this.#allocate(Math.max(OUT_MIN, ceilPow2(needed)));
       grown.set(previous.subarray(0, this.#outLen));
       this.#outBuf = grown;
       if (this.#pooled) giveBack(previous);
