@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { _maskBytewise, mask } from "../src/mask.ts";
+import { _maskBytewise, _maskWords32, _maskWords64, mask } from "../src/mask.ts";
 import { hex, toHex } from "./_fixtures.ts";
 
 /** A small deterministic PRNG (mulberry32), so failures reproduce. */
@@ -24,34 +24,49 @@ Deno.test("RFC 6455 §5.3: masks the §5.7 example", () => {
   assert.equal(toHex(data), "7f 9f 4d 51 58");
 });
 
-Deno.test("RFC 6455 §5.3: mask equals the bytewise loop on unaligned views of every length 0..300", () => {
-  const random = prng(6455);
-  for (let length = 0; length <= 300; length++) {
-    for (let byteOffset = 0; byteOffset <= 7; byteOffset++) {
-      const key = randomBytes(random, 4);
-      // The view sits inside a larger buffer: the bytes around it must stay untouched.
-      const backing = randomBytes(random, byteOffset + length + 9);
-      const expected = backing.slice();
-      _maskBytewise(expected.subarray(byteOffset, byteOffset + length), key);
-      const actual = backing.slice();
-      mask(actual.subarray(byteOffset, byteOffset + length), key);
-      assert.deepEqual(actual, expected, `length ${length}, byteOffset ${byteOffset}`);
-    }
-  }
-});
+/** Packs a 4-byte key as `maskWith` and the word loops take it. */
+function packed(key: Uint8Array): number {
+  return key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24);
+}
 
-Deno.test("RFC 6455 §5.3: mask equals the bytewise loop on 1 MiB, aligned and not", () => {
-  const random = prng(42);
-  const key = randomBytes(random, 4);
-  const backing = randomBytes(random, (1 << 20) + 8);
-  for (const byteOffset of [0, 1, 3, 5]) {
-    const expected = backing.slice();
-    _maskBytewise(expected.subarray(byteOffset, byteOffset + (1 << 20)), key);
-    const actual = backing.slice();
-    mask(actual.subarray(byteOffset, byteOffset + (1 << 20)), key);
-    assert.deepEqual(actual, expected, `byteOffset ${byteOffset}`);
-  }
-});
+/** `mask` and both word loops (each runtime's `mask` uses one of them from 64 bytes). */
+const MASKERS: readonly [string, (data: Uint8Array, key: Uint8Array) => void][] = [
+  ["mask", mask],
+  ["_maskWords64", (data, key) => _maskWords64(data, packed(key))],
+  ["_maskWords32", (data, key) => _maskWords32(data, packed(key))],
+];
+
+for (const [name, masker] of MASKERS) {
+  Deno.test(`RFC 6455 §5.3: ${name} equals the bytewise loop on unaligned views of every length 0..300`, () => {
+    const random = prng(6455);
+    for (let length = 0; length <= 300; length++) {
+      for (let byteOffset = 0; byteOffset <= 7; byteOffset++) {
+        const key = randomBytes(random, 4);
+        // The view sits inside a larger buffer: the bytes around it must stay untouched.
+        const backing = randomBytes(random, byteOffset + length + 9);
+        const expected = backing.slice();
+        _maskBytewise(expected.subarray(byteOffset, byteOffset + length), key);
+        const actual = backing.slice();
+        masker(actual.subarray(byteOffset, byteOffset + length), key);
+        assert.deepEqual(actual, expected, `length ${length}, byteOffset ${byteOffset}`);
+      }
+    }
+  });
+
+  Deno.test(`RFC 6455 §5.3: ${name} equals the bytewise loop on 1 MiB, aligned and not`, () => {
+    const random = prng(42);
+    const key = randomBytes(random, 4);
+    const backing = randomBytes(random, (1 << 20) + 8);
+    for (const byteOffset of [0, 1, 3, 4, 5, 7]) {
+      const expected = backing.slice();
+      _maskBytewise(expected.subarray(byteOffset, byteOffset + (1 << 20)), key);
+      const actual = backing.slice();
+      masker(actual.subarray(byteOffset, byteOffset + (1 << 20)), key);
+      const wrong = actual.findIndex((byte, i) => byte !== expected[i]);
+      assert.equal(wrong, -1, `byteOffset ${byteOffset}: first wrong byte at ${wrong}`);
+    }
+  });
+}
 
 Deno.test("RFC 6455 §5.3: masking twice restores the data", () => {
   const random = prng(7);
