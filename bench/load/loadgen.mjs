@@ -4,6 +4,7 @@
 // Usage:
 //   node loadgen.mjs --port P [--host 127.0.0.1] [--size 32] [--conns 1]
 //                    [--inflight 16] [--duration 1] [--warmup 0.25] [--label x]
+//                    [--expect echo|same]
 //   node loadgen.mjs --port P --idle 5000 [--raw] [--hold 60]
 //
 // Echo mode: opens --conns connections, upgrades each (RFC 6455 §4.1), keeps
@@ -16,6 +17,10 @@
 // cross-connection reply, or a server that pads or fragments is an error.
 // Prints one JSON line: messages/s, MB/s of echoed payload (1 MB = 1e6 B),
 // latency percentiles in µs (send-batch time to receive-chunk time).
+//
+// --expect same: the server is a bare TCP echo (it answers the upgrade with
+// 101, then sends back every byte as it came), so the bytes expected are the
+// masked frames themselves: the runtime's transport ceiling, no WebSocket work.
 //
 // Idle mode (--idle N): opens N connections, upgrades them (or with --raw only
 // sends the request, for a bare TCP server), prints `READY {...}` and holds
@@ -36,6 +41,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "1" },
     warmup: { type: "string", default: "0.25" },
     label: { type: "string", default: "" },
+    expect: { type: "string", default: "echo" },
     idle: { type: "string" },
     raw: { type: "boolean", default: false },
     hold: { type: "string", default: "120" },
@@ -46,6 +52,7 @@ const { values } = parseArgs({
 const host = values.host;
 const port = Number(values.port);
 if (!Number.isInteger(port) || port <= 0) fail("--port is required");
+if (values.expect !== "echo" && values.expect !== "same") fail("--expect is echo or same");
 
 function fail(message) {
   process.stderr.write(`loadgen: ${message}\n`);
@@ -233,7 +240,7 @@ async function echoMode() {
       const frame = maskedFrame(payload, maskKey);
       // `inflight` copies back to back: a refill of k frames is one write of a prefix.
       const frames = Buffer.concat(Array.from({ length: inflight }, () => frame));
-      const expected = echoFrame(payload);
+      const expected = values.expect === "same" ? frame : echoFrame(payload);
       const state = {
         socket: undefined,
         frameLength: frame.length,

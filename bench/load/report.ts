@@ -44,6 +44,8 @@ export interface ServerInfo {
   runtime: Runtime;
   kind: ServerKind;
   wraps?: string;
+  /** The bare TCP echo on its runtime's socket API. */
+  ceiling?: string;
 }
 
 /** The whole results file. */
@@ -136,6 +138,8 @@ export interface Ratios {
   wsBufferutil?: number;
   native?: number;
   wrapped?: number;
+  /** To the bare TCP echo on the same socket API. */
+  ceiling?: number;
 }
 
 /**
@@ -162,6 +166,7 @@ export function ratios(
       wsBufferutil: of("ws+bufferutil"),
       native: info ? of(nativeOf(info.runtime)) : undefined,
       wrapped: of(info?.wraps),
+      ceiling: of(info?.ceiling),
     };
   };
 }
@@ -222,6 +227,25 @@ export function verdicts(results: Results): Verdict[] {
       if (server.runtime === "deno") {
         check("≥ 0.9× Deno native in every cell", server.name, (r) => r.native, 0.9);
       }
+      if (server.ceiling && cells.has(`${server.ceiling}|${sizes.at(-1)}|${conns[0]}`)) {
+        // Context, not a target: how far the transport alone gets against
+        // ws+bufferutil, and how close this server comes to it.
+        const large = sizes.filter((s) => s >= 65536);
+        const range = (pick: (r: Ratios) => number | undefined, name: string): string => {
+          const values = large.flatMap((z) => conns.map((c) => pick(ratio(name, z, c))))
+            .filter((v): v is number => v !== undefined);
+          return values.length
+            ? `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}×`
+            : "–";
+        };
+        out.push({
+          target: `${server.name}: its transport alone (${server.ceiling}), at 64 KiB and 1 MiB`,
+          pass: null,
+          detail: `the bare echo is ${
+            range((r) => r.wsBufferutil, server.ceiling)
+          } ws+bufferutil; this server is ${range((r) => r.ceiling, server.name)} the bare echo`,
+        });
+      }
     }
     if (server.kind === "native-backed") {
       check("≥ 0.95× the native server it wraps", server.name, (r) => r.wrapped, 0.95);
@@ -277,7 +301,8 @@ export function renderMarkdown(results: Results): string {
   lines.push(
     "`×ws`: to ws without bufferutil; `×buf`: to ws with bufferutil; `×nat`: to the " +
       "runtime's native server (Deno.serve / Bun.serve); for native-backed adapters, to the " +
-      "native server they wrap.",
+      "native server they wrap; `×tcp`: to a bare TCP echo on the same runtime and socket " +
+      "API (`tcp echo …`, no WebSocket work: the transport's ceiling).",
     "",
   );
   for (const size of sizes) {
@@ -297,6 +322,7 @@ export function renderMarkdown(results: Results): string {
         }
         if (r.wrapped !== undefined) parts.push(`${fmtRatio(r.wrapped)} nat`);
         else if (r.native !== undefined) parts.push(`${fmtRatio(r.native)} nat`);
+        if (r.ceiling !== undefined) parts.push(`${fmtRatio(r.ceiling)} tcp`);
         const errors = cell.errors ? ` (${cell.errors} failed)` : "";
         return `${fmtRate(cell.msgPerSec)}${parts.length ? ` (${parts.join(", ")})` : ""}${errors}`;
       });
@@ -375,9 +401,9 @@ const COLORS: Record<string, string> = {
 export function renderSvg(results: Results): string {
   const cells = medians(results);
   const { sizes, conns } = dims(results);
-  const servers = results.servers.map((s) => s.name).filter((name) =>
-    [...cells.values()].some((c) => c.server === name)
-  );
+  const servers = results.servers.filter((s) => s.kind !== "ceiling").map((s) => s.name).filter((
+    name,
+  ) => [...cells.values()].some((c) => c.server === name));
   const barW = 7, gap = 10, groupW = servers.length * barW + gap;
   const panelW = conns.length * groupW + 30, panelH = 220, top = 40, left = 50;
   const width = left + sizes.length * panelW + 10;

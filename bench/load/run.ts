@@ -6,6 +6,11 @@
  *   deno task bench:echo [--duration 0.6] [--warmup 0.2] [--reps 3]
  *     [--sizes 32,1024,65536,1048576] [--conns 1,16,256] [--servers a,b]
  *     [--memory-conns 5000] [--no-memory] [--no-save] [--out bench/results]
+ *     [--ceiling]
+ *
+ * `--ceiling` adds the bare TCP echo servers (each codec-backed server's
+ * transport with no WebSocket work; `deno task bench:ceiling` runs them with
+ * the large-message cells only, into `bench/results/ceiling/`).
  *
  * @module
  */
@@ -31,6 +36,7 @@ const { values } = parseArgs({
     "memory-conns": { type: "string", default: "5000" },
     "no-memory": { type: "boolean", default: false },
     "no-save": { type: "boolean", default: false },
+    ceiling: { type: "boolean", default: false },
     out: { type: "string", default: `${ROOT}bench/results` },
   },
 });
@@ -230,7 +236,9 @@ const available = (spec: ServerSpec): boolean =>
   });
 
 const filter = values.servers?.split(",");
-const specs = SERVERS.filter((s) => !filter || filter.includes(s.name));
+const specs = SERVERS.filter((s) =>
+  filter ? filter.includes(s.name) : !s.optional || values.ceiling
+);
 for (const spec of specs.filter((s) => !available(s))) {
   log(`skipping ${spec.name}: needs ${spec.needs?.join(", ")}`);
 }
@@ -286,6 +294,8 @@ for (let rep = 0; rep < reps; rep++) {
         String(time.warmup),
         "--label",
         server.spec.name,
+        "--expect",
+        server.spec.kind === "ceiling" ? "same" : "echo",
       ]);
       const run: Run = {
         server: server.spec.name,
@@ -321,7 +331,7 @@ const memory: MemoryFigure[] = [];
 if (!values["no-memory"]) {
   const bareNames = new Set(chosen.map((s) => s.bare).filter((b) => b !== undefined));
   const bares = BARE_SERVERS.filter((s) => bareNames.has(s.name));
-  for (const spec of [...bares, ...chosen]) {
+  for (const spec of [...bares, ...chosen.filter((s) => s.kind !== "ceiling")]) {
     let server: Running | undefined;
     let idle: Deno.ChildProcess | undefined;
     try {
@@ -398,7 +408,13 @@ const results: Results = {
     memoryConns,
     startedAt: date,
   },
-  servers: chosen.map(({ name, runtime, kind, wraps }) => ({ name, runtime, kind, wraps })),
+  servers: chosen.map(({ name, runtime, kind, wraps, ceiling }) => ({
+    name,
+    runtime,
+    kind,
+    wraps,
+    ceiling,
+  })),
   runs,
   memory,
   elapsedSeconds: (performance.now() - started) / 1000,

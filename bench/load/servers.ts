@@ -11,8 +11,11 @@
 /** Where a command's executable comes from. */
 export type Runtime = "node" | "deno" | "bun";
 
-/** What a server is, for the ratios. */
-export type ServerKind = "peer" | "native" | "codec" | "native-backed" | "bare";
+/**
+ * What a server is, for the ratios. A `ceiling` is a bare TCP echo (no
+ * WebSocket work): the most its runtime's socket API echoes in that cell.
+ */
+export type ServerKind = "peer" | "native" | "codec" | "native-backed" | "bare" | "ceiling";
 
 /** One server under test. */
 export interface ServerSpec {
@@ -34,6 +37,10 @@ export interface ServerSpec {
   bare?: string;
   /** Node cannot run TypeScript: bundle the script to JavaScript first. */
   bundle?: boolean;
+  /** The bare TCP echo on the same runtime and socket API (the transport ceiling). */
+  ceiling?: string;
+  /** Only with `--ceiling` (`deno task bench:ceiling`), not in the default matrix. */
+  optional?: boolean;
 }
 
 /** The matrix's servers, in table order. */
@@ -45,6 +52,7 @@ export const SERVERS: ServerSpec[] = [
     script: "ws_node.mjs",
     env: { WS_NO_BUFFER_UTIL: "1" },
     bare: "tcp node:net@node",
+    ceiling: "tcp echo node:net@node",
   },
   {
     name: "ws+bufferutil",
@@ -52,6 +60,7 @@ export const SERVERS: ServerSpec[] = [
     kind: "peer",
     script: "ws_node.mjs",
     bare: "tcp node:net@node",
+    ceiling: "tcp echo node:net@node",
   },
   {
     name: "deno native",
@@ -73,6 +82,7 @@ export const SERVERS: ServerSpec[] = [
     kind: "codec",
     script: "es_deno_listen.ts",
     bare: "tcp Deno.listen",
+    ceiling: "tcp echo Deno.listen",
   },
   {
     name: "es node:http@deno",
@@ -81,6 +91,7 @@ export const SERVERS: ServerSpec[] = [
     script: "es_node_http.ts",
     needs: ["src/adapters/node.ts"],
     bare: "tcp node:net@deno",
+    ceiling: "tcp echo node:net@deno",
   },
   {
     name: "es node:http@node",
@@ -90,6 +101,7 @@ export const SERVERS: ServerSpec[] = [
     needs: ["src/adapters/node.ts"],
     bundle: true,
     bare: "tcp node:net@node",
+    ceiling: "tcp echo node:net@node",
   },
   {
     name: "es node:http@bun",
@@ -98,6 +110,7 @@ export const SERVERS: ServerSpec[] = [
     script: "es_node_http.ts",
     needs: ["src/adapters/node.ts"],
     bare: "tcp node:net@bun",
+    ceiling: "tcp echo node:net@bun",
   },
   {
     name: "es Deno.serve",
@@ -117,6 +130,18 @@ export const SERVERS: ServerSpec[] = [
     wraps: "bun native",
     bare: "tcp Bun.listen",
   },
+  ...[
+    { runtime: "node", api: "node:net", script: "tcp_echo_node.mjs" },
+    { runtime: "deno", api: "node:net", script: "tcp_echo_node.mjs" },
+    { runtime: "bun", api: "node:net", script: "tcp_echo_node.mjs" },
+    { runtime: "deno", api: "Deno.listen", script: "tcp_echo_deno.ts" },
+  ].map(({ runtime, api, script }): ServerSpec => ({
+    name: api === "node:net" ? `tcp echo node:net@${runtime}` : `tcp echo ${api}`,
+    runtime: runtime as Runtime,
+    kind: "ceiling",
+    script,
+    optional: true,
+  })),
 ];
 
 /** Bare TCP servers: accept and read, never answer (memory baseline only). */
