@@ -8,9 +8,10 @@
  *     [--memory-conns 5000] [--no-memory] [--no-save] [--out bench/results]
  *     [--ceiling]
  *
- * `--ceiling` adds the bare TCP echo servers (each codec-backed server's
- * transport with no WebSocket work; `deno task bench:ceiling` runs them with
- * the large-message cells only, into `bench/results/ceiling/`).
+ * `--ceiling` runs the bare TCP echo servers (each codec-backed server's
+ * transport with no WebSocket work) with the servers that have one (ws and
+ * the codec-backed ones); `deno task bench:ceiling` does that for the
+ * large-message cells only, into `bench/results/ceiling/`.
  *
  * @module
  */
@@ -236,8 +237,13 @@ const available = (spec: ServerSpec): boolean =>
   });
 
 const filter = values.servers?.split(",");
+// --ceiling: the bare echoes and the servers that have one (ws, codec-backed).
 const specs = SERVERS.filter((s) =>
-  filter ? filter.includes(s.name) : !s.optional || values.ceiling
+  filter
+    ? filter.includes(s.name)
+    : values.ceiling
+    ? s.kind === "ceiling" || s.ceiling !== undefined
+    : !s.optional
 );
 for (const spec of specs.filter((s) => !available(s))) {
   log(`skipping ${spec.name}: needs ${spec.needs?.join(", ")}`);
