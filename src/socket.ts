@@ -314,6 +314,8 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimeout: number | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The deferred `open` event, until dispatched (see `#onOpen`). */
+  #openTimer: ReturnType<typeof setTimeout> | undefined;
   // Event handler attributes (HTML §8.1.8.1). One stays out of the
   // EventTarget (whose records cost ~250 B per listener and socket) until
   // its type is dispatched or gets another listener: before one added
@@ -703,12 +705,23 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     this.#opened.resolve(new Opened(this, protocol, extensions));
     this.#armIdle();
     this.#armHeartbeat();
-    // Dispatched on the next macrotask, before any message, so that code which
-    // just received the socket can still attach `onopen`.
-    setTimeout(() => this.dispatchEvent(new Event("open")), 0);
+    // Dispatched on the next macrotask, so that code which just received the
+    // socket can still attach `onopen`; a message, error or close that comes
+    // first (a runtime's socket does not wait for our timer) dispatches it at
+    // once, so `open` is always the first event and no timer outlives the socket.
+    this.#openTimer = setTimeout(() => this.#dispatchOpen(), 0);
+  }
+
+  /** Dispatches the deferred `open` event, if it is still pending. */
+  #dispatchOpen(): void {
+    if (this.#openTimer === undefined) return;
+    clearTimeout(this.#openTimer);
+    this.#openTimer = undefined;
+    this.dispatchEvent(new Event("open"));
   }
 
   #onMessage(received: Message | ArrayBuffer): void {
+    if (this.#openTimer !== undefined) this.#dispatchOpen();
     this.#armIdle();
     const controller = this.#controller;
     const listened = (this.#listened & MESSAGE_BIT) !== 0;
@@ -817,11 +830,14 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   }
 
   #onError(error: WebSocketError): void {
+    this.#dispatchOpen();
     this.#error = error;
     this.dispatchEvent(new WebSocketErrorEvent(error));
   }
 
   #onClose(info: CloseInfo): void {
+    // A pending `open` goes first (its listeners may close the socket themselves).
+    this.#dispatchOpen();
     if (this.#state === 3) return;
     const wasOpen = this.#state !== 0;
     this.#state = 3;

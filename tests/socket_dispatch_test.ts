@@ -3,6 +3,7 @@
 // fed by a driver that reports like the native-backed ones (ArrayBuffers).
 import assert from "node:assert/strict";
 import { RESOLVED } from "../src/_promise.ts";
+import { WebSocketError } from "../src/errors.ts";
 import {
   EdgeSocket,
   type SocketCapabilities,
@@ -247,4 +248,50 @@ Deno.test("socket dispatch: a socket that cannot pause reading keeps at most rea
   assert.equal((await reader.read()).value, "after");
   reader.releaseLock();
   socket.close(1000);
+});
+
+Deno.test("socket dispatch: open is the first event, even when a message, error or close comes before its macrotask", async () => {
+  // A runtime's socket (Deno.serve) reports as it pleases: the peer's first
+  // message, or the whole close, can arrive before the macrotask that `open`
+  // waits for. `open` then goes first, and no timer of it outlives the socket
+  // (it was dispatched after `close`, and leaked past a test that ended there).
+  const error = new WebSocketError("WS_ERR_CONNECTION_LOST", "lost", { closeCode: 1006 });
+  const cases: [string, (events: SocketEvents) => void, string[]][] = [
+    ["message", (events) => {
+      events.message("hi");
+      events.close({ closeCode: 1000, reason: "", wasClean: true });
+    }, ["open 1", "message hi", "close 1000"]],
+    ["close", (events) => {
+      events.close({ closeCode: 4000, reason: "", wasClean: true });
+    }, ["open 1", "close 4000"]],
+    ["error", (events) => {
+      events.error(error);
+      events.close({ closeCode: 1006, reason: "", wasClean: false });
+    }, ["open 1", "error WS_ERR_CONNECTION_LOST", "close 1006"]],
+  ];
+  for (const [name, arrive, expected] of cases) {
+    const { socket, events } = openSocket();
+    const seen: string[] = [];
+    socket.onopen = () => seen.push(`open ${socket.readyState}`);
+    socket.onmessage = (event) => seen.push(`message ${event.data}`);
+    socket.onerror = (event) => seen.push(`error ${event.error.code}`);
+    socket.onclose = (event) => seen.push(`close ${event.code}`);
+    arrive(events);
+    assert.deepEqual(seen, expected, name);
+    // A macrotask later: no second, late `open`.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(seen, expected, name);
+    assert.equal(socket.readyState, 3);
+  }
+});
+
+Deno.test("socket dispatch: open waits for the next macrotask, so a listener added at once gets it", async () => {
+  const { socket } = openSocket();
+  const seen: string[] = [];
+  socket.addEventListener("open", () => seen.push("open"));
+  assert.deepEqual(seen, []);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(seen, ["open"]);
+  socket.close(1000);
+  assert.deepEqual(seen, ["open"]);
 });

@@ -150,6 +150,38 @@ Deno.test("Deno.serve: close codes outside 1000/3000-4999 throw RangeError", asy
   assert.ok(await seen.promise instanceof RangeError);
 });
 
+Deno.test("Deno.serve: open is the first event when the client sends and closes at once", async () => {
+  // Deno reports the message (and the close) before the macrotask `open`
+  // waits for, once warm: `open` came after `close`, its timer outliving the
+  // socket. A few connections in a row, as the first one is slower.
+  let seen: string[] = [];
+  let closed = Promise.withResolvers<void>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const { socket, response } = await upgradeWebSocket(req);
+    if (socket) {
+      socket.onopen = () => seen.push("open");
+      socket.onmessage = (event) => {
+        seen.push(`message ${event.data}`);
+        socket.close(1000);
+      };
+      socket.onclose = (event) => seen.push(`close ${event.code}`);
+      const done = closed;
+      socket.closed.then(() => done.resolve());
+    }
+    return response;
+  });
+  for (let i = 0; i < 5; i++) {
+    seen = [];
+    closed = Promise.withResolvers<void>();
+    const { ws } = await wsOpen(`ws://127.0.0.1:${server.addr.port}/`);
+    ws.send("hi");
+    await wsClosed(ws);
+    await closed.promise;
+    assert.deepEqual(seen, ["open", "message hi", "close 1000"], `connection ${i}`);
+  }
+  await server.shutdown();
+});
+
 Deno.test("Deno.serve: Deno's heartbeat closes a silent peer with 1001", async () => {
   const closed = Promise.withResolvers<{ code: number; error: string | undefined }>();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
