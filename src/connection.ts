@@ -193,6 +193,8 @@ export class CodecDriver implements SocketDriver {
   /** Settles when reading ended; made once a client starts reading. */
   #readDone: LazyPromise<void> | undefined;
   #released = false;
+  /** Reading starts on the next macrotask after `open` (after the `open` event). */
+  #readStart: ReturnType<typeof setTimeout> | undefined;
   #abortive = false;
   // permessage-deflate (RFC 7692), when negotiated.
   #deflate: PerMessageDeflate | undefined;
@@ -341,7 +343,8 @@ export class CodecDriver implements SocketDriver {
     this.#events.open(protocol, extensions);
     // Only a client waits for the end of reading (see #release).
     if (!this.#server) this.#readDone = new LazyPromise<void>();
-    setTimeout(() => {
+    this.#readStart = setTimeout(() => {
+      this.#readStart = undefined;
       const duplex = this.#duplex!;
       const direct = duplex.direct;
       if (duplex.readInto === undefined && this.#reader === undefined && direct?.listen) {
@@ -715,6 +718,8 @@ export class CodecDriver implements SocketDriver {
     if (this.#released) return;
     this.#flush();
     this.#released = true;
+    // Released before reading began (terminated at once): never start.
+    clearTimeout(this.#readStart);
     const info = this.#closeInfo!;
     if (!this.#server && info.wasClean && this.#readDone) {
       // RFC 6455 §7.1.1: the server closes TCP first; a client waits a bounded time.

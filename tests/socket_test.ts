@@ -634,3 +634,37 @@ Deno.test("socket: after the peer's Close, readyState is CLOSING and ping()/send
   const frames = parseFrames(concatBytes(...peer.received));
   assert.deepEqual(frames.map((f) => f.opcode), [Opcode.Close]);
 });
+
+Deno.test("CodecDriver: a socket terminated as it opens leaves no timer behind", async () => {
+  // Timers started while the sockets open and close, still pending afterwards.
+  type Id = ReturnType<typeof setTimeout>;
+  const pending = new Set<Id>();
+  const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
+  const tracked = (callback: () => void, ms?: number): Id => {
+    const id = realSet(() => {
+      pending.delete(id);
+      callback();
+    }, ms);
+    pending.add(id);
+    return id;
+  };
+  globalThis.setTimeout = tracked as unknown as typeof setTimeout;
+  globalThis.clearTimeout = ((id?: Id) => {
+    if (id !== undefined) pending.delete(id);
+    realClear(id);
+  }) as typeof clearTimeout;
+  let sockets: EdgeSocket[];
+  try {
+    sockets = createWebSocketPair();
+    for (const socket of sockets) socket.terminate();
+    await Promise.all(sockets.map((socket) => socket.closed.catch(() => {})));
+  } finally {
+    globalThis.setTimeout = realSet;
+    globalThis.clearTimeout = realClear;
+  }
+  assert.deepEqual(sockets.map((socket) => socket.readyState), [
+    EdgeSocket.CLOSED,
+    EdgeSocket.CLOSED,
+  ]);
+  assert.equal(pending.size, 0, `${pending.size} timers still pending after both closed`);
+});
