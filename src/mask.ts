@@ -57,7 +57,7 @@ export function maskWith(data: Uint8Array, key: number): void {
       data[i + 2] ^= k2;
       data[i + 3] ^= k3;
     }
-    for (; i < length; i++) data[i] ^= (key >>> ((i & 3) << 3)) & 0xff;
+    xorBytes(data, key, i, length);
     return;
   }
   if (WIDE_WORDS) _maskWords64(data, key);
@@ -89,7 +89,7 @@ export function _maskWords64(data: Uint8Array, key: number): void {
   const length = data.length;
   // Bytes before the first 8-byte boundary of the underlying buffer.
   const head = Math.min((8 - (data.byteOffset & 7)) & 7, length);
-  for (let i = 0; i < head; i++) data[i] ^= (key >>> ((i & 3) << 3)) & 0xff;
+  xorBytes(data, key, 0, head);
   const words = (length - head) >>> 3;
   if (words > 0) {
     const view = new BigInt64Array(data.buffer, data.byteOffset + head, words);
@@ -109,12 +109,14 @@ export function _maskWords64(data: Uint8Array, key: number): void {
     }
     for (; w < words; w++) view[w] ^= word;
   }
-  for (let i = head + words * 8; i < length; i++) data[i] ^= (key >>> ((i & 3) << 3)) & 0xff;
+  xorBytes(data, key, head + words * 8, length);
 }
 
 /**
  * XOR with the key 32 bits at a time through an `Int32Array` view aligned on
- * the underlying buffer; head and tail bytes one by one. What
+ * the underlying buffer; head and tail bytes one by one. Kept apart from
+ * {@linkcode _maskWords64} on purpose: one loop over both array types would
+ * make its element access polymorphic, which the JIT compiles worse. What
  * {@linkcode maskWith} uses on JavaScriptCore for 64 bytes and more; exported
  * for tests and benchmarks.
  *
@@ -125,7 +127,7 @@ export function _maskWords32(data: Uint8Array, key: number): void {
   const length = data.length;
   // Bytes before the first 4-byte boundary of the underlying buffer.
   const head = Math.min((4 - (data.byteOffset & 3)) & 3, length);
-  for (let i = 0; i < head; i++) data[i] ^= (key >>> (i << 3)) & 0xff;
+  xorBytes(data, key, 0, head);
   const words = (length - head) >>> 2;
   if (words > 0) {
     // Int32 (not Uint32) keeps every value a small integer in V8: no heap numbers.
@@ -145,7 +147,12 @@ export function _maskWords32(data: Uint8Array, key: number): void {
     }
     for (; w < words; w++) view[w] ^= word;
   }
-  for (let i = head + (words << 2); i < length; i++) data[i] ^= (key >>> ((i & 3) << 3)) & 0xff;
+  xorBytes(data, key, head + (words << 2), length);
+}
+
+/** Masks `data[from..to)` one byte at a time (payload offsets, so key byte `i & 3`). */
+function xorBytes(data: Uint8Array, key: number, from: number, to: number): void {
+  for (let i = from; i < to; i++) data[i] ^= (key >>> ((i & 3) << 3)) & 0xff;
 }
 
 /**
