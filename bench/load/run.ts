@@ -243,7 +243,7 @@ const specs = SERVERS.filter((s) =>
     ? filter.includes(s.name)
     : values.ceiling
     ? s.kind === "ceiling" || s.ceiling !== undefined
-    : !s.optional
+    : s.kind !== "ceiling"
 );
 for (const spec of specs.filter((s) => !available(s))) {
   log(`skipping ${spec.name}: needs ${spec.needs?.join(", ")}`);

@@ -13,7 +13,8 @@ export type Runtime = "node" | "deno" | "bun";
 
 /**
  * What a server is, for the ratios. A `ceiling` is a bare TCP echo (no
- * WebSocket work): the most its runtime's socket API echoes in that cell.
+ * WebSocket work): the most its runtime's socket API echoes in that cell;
+ * only `--ceiling` (`deno task bench:ceiling`) runs them.
  */
 export type ServerKind = "peer" | "native" | "codec" | "native-backed" | "bare" | "ceiling";
 
@@ -39,8 +40,6 @@ export interface ServerSpec {
   bundle?: boolean;
   /** The bare TCP echo on the same runtime and socket API (the transport ceiling). */
   ceiling?: string;
-  /** Only with `--ceiling` (`deno task bench:ceiling`), not in the default matrix. */
-  optional?: boolean;
 }
 
 /** The matrix's servers, in table order. */
@@ -140,7 +139,6 @@ export const SERVERS: ServerSpec[] = [
     runtime: runtime as Runtime,
     kind: "ceiling",
     script,
-    optional: true,
   })),
 ];
 
