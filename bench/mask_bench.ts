@@ -12,11 +12,11 @@
  */
 
 import { mask } from "@edgesocket/core";
-import { _maskBytewise, _maskWords32, _maskWords64 } from "../src/mask.ts";
+import { _maskBytewise, _maskWords32, _maskWords64, _packKey } from "../src/mask.ts";
 import { MASK_KEY } from "./_frames.mjs";
 
 const key = new Uint8Array(MASK_KEY);
-const packed = key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24);
+const packed = _packKey(key);
 
 for (const size of [32, 125, 65536, 1024 * 1024]) {
   for (const offset of [0, 1]) {

@@ -34,7 +34,17 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  */
 export function mask(data: Uint8Array, key: Uint8Array): void {
   if (key.length !== 4) throw new RangeError(`Masking key must be 4 bytes: got ${key.length}`);
-  maskWith(data, key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24));
+  maskWith(data, _packKey(key));
+}
+
+/**
+ * A 4-byte masking key packed as {@linkcode maskWith} takes it.
+ *
+ * @param key The 4-byte key.
+ * @returns `key[0] | key[1] << 8 | key[2] << 16 | key[3] << 24`.
+ */
+export function _packKey(key: Uint8Array): number {
+  return key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24);
 }
 
 /**

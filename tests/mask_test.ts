@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { _maskBytewise, _maskWords32, _maskWords64, mask } from "../src/mask.ts";
+import { _maskBytewise, _maskWords32, _maskWords64, _packKey, mask } from "../src/mask.ts";
 import { hex, toHex } from "./_fixtures.ts";
 
 /** A small deterministic PRNG (mulberry32), so failures reproduce. */
@@ -24,16 +24,11 @@ Deno.test("RFC 6455 §5.3: masks the §5.7 example", () => {
   assert.equal(toHex(data), "7f 9f 4d 51 58");
 });
 
-/** Packs a 4-byte key as `maskWith` and the word loops take it. */
-function packed(key: Uint8Array): number {
-  return key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24);
-}
-
 /** `mask` and both word loops (each runtime's `mask` uses one of them from 64 bytes). */
 const MASKERS: readonly [string, (data: Uint8Array, key: Uint8Array) => void][] = [
   ["mask", mask],
-  ["_maskWords64", (data, key) => _maskWords64(data, packed(key))],
-  ["_maskWords32", (data, key) => _maskWords32(data, packed(key))],
+  ["_maskWords64", (data, key) => _maskWords64(data, _packKey(key))],
+  ["_maskWords32", (data, key) => _maskWords32(data, _packKey(key))],
 ];
 
 for (const [name, masker] of MASKERS) {
