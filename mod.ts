@@ -51,3 +51,4 @@ export * from "./src/client.ts";
 export * from "./src/connect.ts";
 export * from "./src/pair.ts";
 export * from "./src/server.ts";
+export { configureOutputPool, type OutputPoolOptions } from "./src/_pool.ts";

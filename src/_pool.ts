@@ -5,9 +5,12 @@
  * it (bench/README.md). Only transports that promise a write has released
  * its bytes when it resolves (see `DirectTransport.write`) use the pool.
  *
- * Bounded: at most `PER_CLASS` idle buffers per power-of-two size class and
- * `MAX_IDLE_BYTES` in all; buffers above `MAX_CLASS` are never pooled. An
- * idle connection holds none.
+ * Bounded by bytes: at most {@linkcode OutputPoolOptions.maxIdleBytes} idle
+ * in all (32 MiB by default); buffers above 4 MiB are never pooled. An
+ * idle connection holds none. There is no count per class: buffers come back
+ * in bursts as a transport drains, as many as were in flight (Deno's
+ * node:net had 30–500 of 128 KiB out at once in the echo benchmark), and a
+ * per-class count of 8 threw most of them away.
  *
  * @module
  */
@@ -16,14 +19,15 @@
 const MIN_SHIFT = 10;
 /** The largest pooled class: 4 MiB. */
 const MAX_SHIFT = 22;
-const PER_CLASS = 8;
-const MAX_IDLE_BYTES = 16 * 1024 * 1024;
+/** Default for {@linkcode OutputPoolOptions.maxIdleBytes}: 32 MiB. */
+const DEFAULT_MAX_IDLE_BYTES = 32 * 1024 * 1024;
+let maxIdleBytes = DEFAULT_MAX_IDLE_BYTES;
 
 const idle: ArrayBuffer[][] = [];
 for (let shift = 0; shift <= MAX_SHIFT; shift++) idle.push([]);
 let idleBytes = 0;
-/** Buffers this pool made: only these are taken back. */
-const made = new WeakSet<ArrayBuffer>();
+/** Buffers this pool made (only these are taken back), each `true` while idle. */
+const made = new WeakMap<ArrayBuffer, boolean>();
 
 /** The class (log2 of the buffer size) that holds `size` bytes. */
 function classOf(size: number): number {
@@ -43,9 +47,10 @@ export function takeBuffer(size: number): Uint8Array {
   const buffer = idle[shift].pop();
   if (buffer === undefined) {
     const fresh = new ArrayBuffer(1 << shift);
-    made.add(fresh);
+    made.set(fresh, false);
     return new Uint8Array(fresh, 0, size);
   }
+  made.set(buffer, false);
   idleBytes -= buffer.byteLength;
   return new Uint8Array(buffer, 0, size);
 }
@@ -60,12 +65,57 @@ export function giveBack(view: Uint8Array): void {
   const buffer = view.buffer as ArrayBuffer;
   const size = buffer.byteLength;
   const shift = 31 - Math.clz32(size);
+  // `made.get` is `undefined` for a foreign buffer and `true` for one already idle.
   if (
-    view.byteOffset !== 0 || !made.has(buffer) || shift < MIN_SHIFT || shift > MAX_SHIFT ||
-    idleBytes + size > MAX_IDLE_BYTES
+    view.byteOffset !== 0 || made.get(buffer) !== false || shift < MIN_SHIFT ||
+    shift > MAX_SHIFT || idleBytes + size > maxIdleBytes
   ) return;
-  const list = idle[shift];
-  if (list.length >= PER_CLASS || list.includes(buffer)) return;
-  list.push(buffer);
+  made.set(buffer, true);
+  idle[shift].push(buffer);
   idleBytes += size;
+}
+
+/** Process-wide settings of the output buffer pool. */
+export interface OutputPoolOptions {
+  /**
+   * Most bytes of idle buffers kept for reuse, over every connection in the
+   * process. Default: 32 MiB. `0` keeps none: every large frame then gets a
+   * fresh (zero-filled) buffer.
+   */
+  maxIdleBytes?: number;
+}
+
+/**
+ * Sets the bounds of the output buffer pool that codec-backed sockets on a
+ * direct transport (node:http, `Deno.listen`) share: after a burst of large
+ * messages, up to `maxIdleBytes` of their frame buffers stay for the next
+ * burst instead of being allocated (zero-filled) again. Lowering the bound
+ * lets go of the idle buffers over it at once.
+ *
+ * @param options The bounds; a field left out returns to its default.
+ * @throws {RangeError} If `maxIdleBytes` is not a non-negative integer.
+ *
+ * @example Keep at most 4 MiB of idle output buffers
+ * ```ts
+ * import { configureOutputPool } from "@edgesocket/core";
+ *
+ * configureOutputPool({ maxIdleBytes: 4 * 1024 * 1024 });
+ * configureOutputPool({}); // back to the default, 32 MiB
+ * ```
+ */
+export function configureOutputPool(options: OutputPoolOptions): void {
+  const bytes = options.maxIdleBytes ?? DEFAULT_MAX_IDLE_BYTES;
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw new RangeError(`maxIdleBytes must be a non-negative integer: got ${bytes}`);
+  }
+  maxIdleBytes = bytes;
+  // Largest first: the fewest buffers dropped to get under the bound.
+  for (let shift = MAX_SHIFT; shift >= MIN_SHIFT && idleBytes > maxIdleBytes; shift--) {
+    const list = idle[shift];
+    while (list.length > 0 && idleBytes > maxIdleBytes) {
+      const buffer = list.pop()!;
+      made.delete(buffer);
+      idleBytes -= buffer.byteLength;
+    }
+  }
 }

@@ -12,7 +12,7 @@ import { type CloseInfo, type EngineOptions, ReadyState, WebSocketEngine } from 
 import { WebSocketError, type WebSocketErrorCode } from "../src/errors.ts";
 import { decodeFrameHeader, Opcode } from "../src/frame.ts";
 import { _maskBytewise } from "../src/mask.ts";
-import { takeBuffer } from "../src/_pool.ts";
+import { configureOutputPool } from "../src/_pool.ts";
 
 /**
  * Parses a hex fixture such as `"81 05 48 65 6c 6c 6f"` (whitespace ignored).
@@ -337,12 +337,11 @@ export const VALID_CLOSE_CODES: readonly number[] = [
 
 /**
  * Empties the process-wide output pool (module-global state, shared with every
- * other test in the process): at most 8 buffers idle per class, so 8 takes of
- * each class 1 KiB..4 MiB leave nothing idle and nothing counted against the
- * 16 MiB cap. What a test gives back after this is what it takes next.
+ * other test in the process): a bound of 0 lets go of every idle buffer, then
+ * the default bound returns. What a test gives back after this is what it
+ * takes next.
  */
 export function drainPool(): void {
-  for (let shift = 10; shift <= 22; shift++) {
-    for (let i = 0; i < 8; i++) takeBuffer(2 ** shift);
-  }
+  configureOutputPool({ maxIdleBytes: 0 });
+  configureOutputPool({});
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { giveBack, takeBuffer } from "../src/_pool.ts";
+import { configureOutputPool, giveBack, takeBuffer } from "../src/_pool.ts";
 import { drainPool } from "./_fixtures.ts";
 
 const KIB = 1024;
@@ -105,7 +105,7 @@ Deno.test("pool: giveBack ignores buffers whose size is not a power of two", () 
 Deno.test("pool: giveBack ignores buffers of a class it does not pool (they count nowhere)", () => {
   drainPool();
   // Power-of-two sizes below 1 KiB and above 4 MiB: if any were kept, they
-  // would count against the 16 MiB idle cap and crowd out the 4 MiB buffers below.
+  // would count against the idle cap and crowd out the 4 MiB buffers below.
   for (let i = 0; i < 8; i++) giveBack(new Uint8Array(512));
   giveBack(new Uint8Array(1));
   giveBack(new Uint8Array(8 * MIB));
@@ -133,36 +133,83 @@ Deno.test("pool: a second giveBack of the same buffer is ignored (no duplicates)
 // ---------------------------------------------------------------------------
 // Bounds
 
-Deno.test("pool: at most 8 buffers idle per class", () => {
+Deno.test("pool: no count per class: a burst of 300 buffers given back at once is all kept for the next burst", () => {
+  // 300 × 64 KiB = 18.75 MiB, under the 32 MiB default: a transport that had
+  // that many frames in flight gets every buffer back for its next burst.
   drainPool();
-  const given = takeMany(KIB, 10);
-  for (const view of given) giveBack(view);
-  const buffers = new Set(given.map((view) => view.buffer));
-  const taken = takeMany(KIB, 10);
-  const reused = taken.filter((view) => buffers.has(view.buffer)).length;
-  assert.equal(reused, 8);
-  // Another class is not limited by this one being full.
-  const other = takeBuffer(2 * KIB);
-  giveBack(other);
-  assert.equal(takeBuffer(2 * KIB).buffer, other.buffer);
+  const burst = takeMany(64 * KIB, 300);
+  for (const view of burst) giveBack(view);
+  const buffers = new Set(burst.map((view) => view.buffer));
+  const next = takeMany(64 * KIB, 300);
+  assert.equal(next.filter((view) => buffers.has(view.buffer)).length, 300);
+  // Every one was handed out again: the 301st is fresh.
+  assert.ok(!buffers.has(takeBuffer(64 * KIB).buffer));
 });
 
-Deno.test("pool: at most 16 MiB idle in all; a take frees its share", () => {
+Deno.test("pool: at most 32 MiB idle in all by default; a take frees its share", () => {
   drainPool();
-  const large = takeMany(4 * MIB, 5);
-  for (const view of large) giveBack(view); // the fifth would make 20 MiB
+  const large = takeMany(4 * MIB, 9);
+  for (const view of large) giveBack(view); // the ninth would make 36 MiB
   const small = takeBuffer(KIB);
   giveBack(small); // over the cap too
   const buffers = new Set(large.map((view) => view.buffer));
   const first = takeBuffer(4 * MIB);
   assert.ok(buffers.has(first.buffer));
-  assert.notEqual(takeBuffer(KIB).buffer, small.buffer, "pooled over the 16 MiB cap");
-  // 12 MiB idle now: room for the small one.
+  assert.notEqual(takeBuffer(KIB).buffer, small.buffer, "pooled over the 32 MiB cap");
+  // 28 MiB idle now: room for the small one.
   giveBack(small);
   assert.equal(takeBuffer(KIB).buffer, small.buffer, "refused under the cap");
-  const rest = takeMany(4 * MIB, 4);
-  assert.equal(rest.filter((view) => buffers.has(view.buffer)).length, 3);
+  const rest = takeMany(4 * MIB, 8);
+  assert.equal(rest.filter((view) => buffers.has(view.buffer)).length, 7);
   assert.ok(!rest.some((view) => view.buffer === first.buffer));
+});
+
+// ---------------------------------------------------------------------------
+// configureOutputPool
+
+Deno.test("pool: configureOutputPool lowers the idle bound, letting go of what is over it at once", () => {
+  drainPool();
+  try {
+    const large = takeMany(4 * MIB, 4);
+    const small = takeMany(KIB, 4);
+    for (const view of [...large, ...small]) giveBack(view);
+    // 16 MiB + 4 KiB idle; a 6 MiB bound keeps one 4 MiB buffer and the 1 KiB ones.
+    configureOutputPool({ maxIdleBytes: 6 * MIB });
+    const largeBuffers = new Set(large.map((view) => view.buffer));
+    const again = takeMany(4 * MIB, 3);
+    assert.equal(again.filter((view) => largeBuffers.has(view.buffer)).length, 1);
+    const smallBuffers = new Set(small.map((view) => view.buffer));
+    assert.equal(takeMany(KIB, 4).filter((view) => smallBuffers.has(view.buffer)).length, 4);
+    // The bound holds for what comes back later too.
+    for (const view of again) giveBack(view);
+    const againBuffers = new Set(again.map((view) => view.buffer));
+    assert.equal(takeMany(4 * MIB, 3).filter((view) => againBuffers.has(view.buffer)).length, 1);
+  } finally {
+    configureOutputPool({});
+  }
+});
+
+Deno.test("pool: configureOutputPool({ maxIdleBytes: 0 }) keeps nothing; {} restores the 32 MiB default", () => {
+  drainPool();
+  try {
+    configureOutputPool({ maxIdleBytes: 0 });
+    const view = takeBuffer(KIB);
+    giveBack(view);
+    assert.notEqual(takeBuffer(KIB).buffer, view.buffer);
+    configureOutputPool({});
+    const many = takeMany(4 * MIB, 8); // exactly 32 MiB
+    for (const each of many) giveBack(each);
+    const buffers = new Set(many.map((each) => each.buffer));
+    assert.equal(takeMany(4 * MIB, 8).filter((each) => buffers.has(each.buffer)).length, 8);
+  } finally {
+    configureOutputPool({});
+  }
+});
+
+Deno.test("pool: configureOutputPool rejects a bound that is not a non-negative integer", () => {
+  for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
+    assert.throws(() => configureOutputPool({ maxIdleBytes: bad }), RangeError, String(bad));
+  }
 });
 
 Deno.test("pool: giveBack ignores a buffer the pool did not make, even of a pooled size", () => {
