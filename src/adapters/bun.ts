@@ -165,6 +165,13 @@ export class BunSocketDriver implements SocketDriver {
   readonly events: SocketEvents;
   #ws: BunServerWebSocket<BunSocketData>;
   #waiting: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  /**
+   * Whether permessage-deflate is on for this socket. Without it, Bun is
+   * never asked to compress: `send(data, true)` copies the whole payload
+   * even when there is nothing to compress with (64 KiB echo: memmove 11% →
+   * 24% of the server's cycles under perf, about 25% fewer messages/s).
+   */
+  #deflate: boolean;
 
   /**
    * Binds to Bun's socket.
@@ -175,6 +182,7 @@ export class BunSocketDriver implements SocketDriver {
   constructor(ws: BunServerWebSocket<BunSocketData>, events: SocketEvents) {
     this.#ws = ws;
     this.events = events;
+    this.#deflate = ws.data.extensions !== "";
   }
 
   /** Bytes Bun has queued. */
@@ -191,7 +199,7 @@ export class BunSocketDriver implements SocketDriver {
    */
   send(data: string | Uint8Array, options: SendOptions): Promise<void> {
     return this.#sent(
-      this.#ws.send(data as string | Uint8Array<ArrayBuffer>, options.compress ?? true),
+      this.#ws.send(data as string | Uint8Array<ArrayBuffer>, this.#compress(options)),
     );
   }
 
@@ -203,7 +211,12 @@ export class BunSocketDriver implements SocketDriver {
    * @returns Resolves when Bun took the bytes.
    */
   sendBuffer(data: ArrayBuffer, options: SendOptions): Promise<void> {
-    return this.#sent(this.#ws.send(data, options.compress ?? true));
+    return this.#sent(this.#ws.send(data, this.#compress(options)));
+  }
+
+  /** Bun's `compress` argument: only with permessage-deflate on, and then unless refused. */
+  #compress(options: SendOptions): boolean {
+    return this.#deflate && options.compress !== false;
   }
 
   #sent(sent: number): Promise<void> {

@@ -118,6 +118,12 @@ export function serveContract(socket: ContractSocket, url: URL): void {
     case "/slow":
       if (id !== null) holdSlow(id, socket);
       return;
+    case "/plain":
+      // Echo with per-message compression refused.
+      socket.onmessage = (event) => {
+        socket.send(event.data, { compress: false }).catch(() => {});
+      };
+      return;
     case "/drain":
       socket.opened
         .then(() => drainSlow(id, Number(url.searchParams.get("count") ?? "0")))

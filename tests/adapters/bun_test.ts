@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { BUN_CAPABILITIES } from "../../src/adapters/bun.ts";
+import { frame, parseFrames, type WireFrame } from "../_fixtures.ts";
 import { peerTest, REPO_ROOT, requireTool, spawnPeer } from "../_peers/mod.ts";
 import { type ContractServer, contractTests, report, wsClosed, wsOpen } from "./_bun_clients.ts";
 import { adapterSuite } from "./_suite.ts";
@@ -61,5 +62,81 @@ peerTest(
     ws.close(1001, "away");
     assert.deepEqual(await closed, { code: 1001, reason: "away" });
     assert.deepEqual(await report(server.base, "z"), { closeCode: 1001, reason: "away" });
+  },
+);
+
+/**
+ * Sends one masked text message over a hand-made upgrade (with or without a
+ * permessage-deflate offer) and returns the first frame that comes back, as
+ * it was on the wire.
+ */
+async function echoOnTheWire(base: string, path: string, offer: boolean): Promise<WireFrame> {
+  const { hostname, port } = new URL(base);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    const head = [
+      `GET ${path} HTTP/1.1`,
+      `Host: ${hostname}:${port}`,
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Version: 13",
+      ...(offer ? ["Sec-WebSocket-Extensions: permessage-deflate"] : []),
+      "",
+      "",
+    ].join("\r\n");
+    await conn.write(new TextEncoder().encode(head));
+    const text = "compress me ".repeat(40);
+    let sent = false;
+    let bytes = new Uint8Array(0);
+    const chunk = new Uint8Array(4096);
+    for (;;) {
+      const n = await conn.read(chunk);
+      assert.ok(n !== null, "connection closed before the echo");
+      const grown = new Uint8Array(bytes.length + n);
+      grown.set(bytes);
+      grown.set(chunk.subarray(0, n), bytes.length);
+      bytes = grown;
+      const end = new TextDecoder().decode(bytes).indexOf("\r\n\r\n");
+      if (end < 0) continue;
+      if (!sent) {
+        // RFC 6455 §4.1: the client sends nothing more before the server's answer.
+        const response = new TextDecoder().decode(bytes.subarray(0, end));
+        assert.match(response, /^HTTP\/1\.1 101/);
+        assert.equal(/sec-websocket-extensions: permessage-deflate/i.test(response), offer);
+        await conn.write(frame(0x1, text, { key: new Uint8Array([1, 2, 3, 4]) }));
+        sent = true;
+      }
+      const rest = bytes.subarray(end + 4);
+      // The frame is complete once its length (7-bit or 16-bit here) is covered.
+      if (rest.length < 4) continue;
+      const length = (rest[1] & 0x7f) === 126
+        ? ((rest[2] << 8) | rest[3]) + 4
+        : (rest[1] & 0x7f) + 2;
+      if (rest.length < length) continue;
+      const [first] = parseFrames(rest.subarray(0, length));
+      if (!first.rsv1) assert.equal(new TextDecoder().decode(first.payload), text);
+      return first;
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+peerTest(
+  "Bun.serve: messages go out compressed only where permessage-deflate was agreed, and not when send() refuses it",
+  ["bun"],
+  async () => {
+    await using server = await startBun();
+    // Agreed: compressed by default (RFC 7692 §6: RSV1 on the first frame).
+    const agreed = await echoOnTheWire(server.base, "/echo", true);
+    assert.equal(agreed.rsv1, true, "agreed, yet sent uncompressed");
+    // Agreed, but send(data, { compress: false }).
+    const refused = await echoOnTheWire(server.base, "/plain", true);
+    assert.equal(refused.rsv1, false, "compress: false, yet sent compressed");
+    // Not offered: plain frames (Bun is then never asked to compress).
+    const none = await echoOnTheWire(server.base, "/echo", false);
+    assert.equal(none.rsv1, false);
+    assert.equal(none.opcode, 0x1);
   },
 );
