@@ -74,6 +74,14 @@ export interface SocketDriver {
    * (a runtime socket that takes one saves the view `send` would need).
    */
   sendBuffer?(data: ArrayBuffer, options: SendOptions): Promise<void>;
+  /**
+   * Optional: whether binary messages are wanted as `Uint8Array` views
+   * (`binaryType` `"uint8array"` or `"blob"`, or a `readable` consumer) rather
+   * than `ArrayBuffer`s (`"arraybuffer"`), so that a runtime able to hand
+   * over either picks the one that needs no conversion. Called on each change;
+   * `false` until the first call.
+   */
+  preferViews?(views: boolean): void;
   /** Sends a Ping. Only called when `capabilities.ping`. */
   ping(payload: Uint8Array): void;
   /** Starts the closing handshake. */
@@ -286,8 +294,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
 
   /** The URL of the connection (the request URL on the server side). */
   readonly url: string;
-  /** How binary messages are delivered to `message` events. Default `"arraybuffer"`. */
-  binaryType: "arraybuffer" | "blob" | "uint8array" = "arraybuffer";
+  #binaryType: "arraybuffer" | "blob" | "uint8array" = "arraybuffer";
 
   #driver: SocketDriver;
   #state: ReadyState = 0;
@@ -424,12 +431,28 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     return this.#closed.promise;
   }
 
+  /** How binary messages are delivered to `message` events. Default `"arraybuffer"`. */
+  get binaryType(): "arraybuffer" | "blob" | "uint8array" {
+    return this.#binaryType;
+  }
+
+  set binaryType(type: "arraybuffer" | "blob" | "uint8array") {
+    this.#binaryType = type;
+    this.#driver.preferViews?.(this.#wantsViews());
+  }
+
+  /** Whether binary messages are consumed as views rather than `ArrayBuffer`s. */
+  #wantsViews(): boolean {
+    return this.#binaryType !== "arraybuffer" || this.#controller !== undefined;
+  }
+
   /** Incoming messages. While nobody reads, the socket stops reading its transport. */
   get readable(): ReadableStream<Message> {
     if (this.#readable) return this.#readable;
     this.#readable = new ReadableStream<Message>({
       start: (controller) => {
         this.#controller = controller;
+        this.#driver.preferViews?.(true);
         // Messages that arrived before anyone listened were kept for the stream.
         for (const message of this.#early ?? []) controller.enqueue(message);
         this.#early = undefined;
@@ -439,6 +462,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       pull: () => this.#driver.setReading(true),
       cancel: () => {
         this.#controller = undefined;
+        this.#driver.preferViews?.(this.#wantsViews());
         this.#driver.setReading(true);
       },
     }, new CountQueuingStrategy({ highWaterMark: this.#readableHighWaterMark }));
@@ -759,16 +783,16 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   #eventData(data: Message | ArrayBuffer): unknown {
     if (typeof data === "string") return data;
     if (data instanceof ArrayBuffer) {
-      if (this.binaryType === "arraybuffer") return data;
+      if (this.#binaryType === "arraybuffer") return data;
       data = new Uint8Array(data);
     }
-    if (this.binaryType === "arraybuffer") {
+    if (this.#binaryType === "arraybuffer") {
       // A view over a whole buffer (what native sockets hand over) passes as its buffer.
       return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
         ? data.buffer
         : data.slice().buffer;
     }
-    if (this.binaryType === "blob") return new Blob([data as Uint8Array<ArrayBuffer>]);
+    if (this.#binaryType === "blob") return new Blob([data as Uint8Array<ArrayBuffer>]);
     return data;
   }
 

@@ -23,10 +23,11 @@ const CAPABILITIES: SocketCapabilities = {
  * driver also takes ArrayBuffers as they are (like the native drivers).
  */
 function openSocket(
-  options: { sendBuffer?: boolean } = {},
+  options: { sendBuffer?: boolean; views?: boolean[] } = {},
 ): { socket: EdgeSocket; events: SocketEvents; sent: unknown[] } {
   let events!: SocketEvents;
   const sent: unknown[] = [];
+  const views = options.views;
   const socket = new EdgeSocket("ws://localhost/", (hooks) => {
     events = hooks;
     const driver: SocketDriver = {
@@ -41,6 +42,7 @@ function openSocket(
       setReading: () => {},
       terminate: () => events.close({ closeCode: 1006, reason: "", wasClean: false }),
     };
+    if (views) driver.preferViews = (wanted) => views.push(wanted);
     if (options.sendBuffer) {
       driver.sendBuffer = (data) => {
         sent.push(data);
@@ -294,4 +296,35 @@ Deno.test("socket dispatch: open waits for the next macrotask, so a listener add
   assert.deepEqual(seen, ["open"]);
   socket.close(1000);
   assert.deepEqual(seen, ["open"]);
+});
+
+Deno.test("socket dispatch: the driver is told whether views or ArrayBuffers are wanted, on each change", async () => {
+  const views: boolean[] = [];
+  const { socket, events } = openSocket({ views });
+  assert.deepEqual(views, [], "nothing said before any change (ArrayBuffers by default)");
+  socket.binaryType = "uint8array";
+  socket.binaryType = "arraybuffer";
+  socket.binaryType = "blob";
+  socket.binaryType = "arraybuffer";
+  assert.deepEqual(views, [true, false, true, false]);
+  assert.equal(socket.binaryType, "arraybuffer");
+  // A readable consumer takes views whatever binaryType says; cancelling it gives that back.
+  const reader = socket.readable.getReader();
+  assert.deepEqual(views.slice(4), [true]);
+  socket.binaryType = "arraybuffer";
+  assert.deepEqual(views.slice(5), [true], "still views while the stream reads");
+  const bytes = new Uint8Array([9, 8, 7]);
+  events.message(bytes);
+  assert.deepEqual((await reader.read()).value, bytes);
+  await reader.cancel();
+  assert.deepEqual(views.slice(6), [false]);
+  // Either form the driver hands over reaches every consumer as its binaryType says.
+  socket.binaryType = "uint8array";
+  const seen: unknown[] = [];
+  socket.onmessage = (event) => seen.push(event.data);
+  events.message(new Uint8Array([1, 2]).buffer);
+  events.message(new Uint8Array([3, 4]));
+  assert.ok(seen.every((data) => data instanceof Uint8Array));
+  assert.deepEqual(seen.map((data) => [...(data as Uint8Array)]), [[1, 2], [3, 4]]);
+  socket.close(1000);
 });

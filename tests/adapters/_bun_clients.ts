@@ -257,6 +257,32 @@ export function contractTests(
     await wsClosed(ping.ws);
   });
 
+  peerTest(
+    `${name}: binary messages kept by the handler stay intact (as views and as ArrayBuffers)`,
+    tools,
+    async () => {
+      await using server = await start();
+      for (const type of ["uint8array", "arraybuffer"]) {
+        const count = 64;
+        const { ws } = await wsOpen(`${server.base}/hold?count=${count}&type=${type}`);
+        // Distinct sizes and contents: a reused buffer would show another message's bytes.
+        const sent = Array.from(
+          { length: count },
+          (_, k) => Uint8Array.from({ length: 100 + k * 37 }, (_, i) => (i * 7 + k) % 256),
+        );
+        for (const message of sent) ws.send(message);
+        for (const [k, message] of sent.entries()) {
+          const echoed = await within(wsNext(ws), `${type} message ${k}`);
+          assert.ok(echoed instanceof Uint8Array, `${type} message ${k} came back as text`);
+          assert.equal(echoed.length, message.length, `${type} message ${k}: length`);
+          assert.ok(echoed.every((byte, i) => byte === message[i]), `${type} message ${k}: bytes`);
+        }
+        ws.close(1000);
+        await wsClosed(ws);
+      }
+    },
+  );
+
   peerTest(`${name}: handshake rejections (403 origin, 401 authorize)`, tools, async () => {
     await using server = await start();
     await assert.rejects(wsOpen(`${server.base}/echo`, { origin: "http://evil.test" }), {

@@ -118,6 +118,21 @@ export function serveContract(socket: ContractSocket, url: URL): void {
     case "/slow":
       if (id !== null) holdSlow(id, socket);
       return;
+    case "/hold": {
+      // Keeps `count` binary messages as delivered (views, or ArrayBuffers
+      // with `type=arraybuffer`), then sends them all back: a runtime that
+      // reused a message's memory after the handler would corrupt the early ones.
+      const count = Number(url.searchParams.get("count") ?? "0");
+      const kept: (Uint8Array | ArrayBuffer)[] = [];
+      socket.binaryType = url.searchParams.get("type") === "arraybuffer"
+        ? "arraybuffer"
+        : "uint8array";
+      socket.onmessage = (event) => {
+        kept.push(event.data);
+        if (kept.length === count) { for (const data of kept) socket.send(data).catch(() => {}); }
+      };
+      return;
+    }
     case "/plain":
       // Echo with per-message compression refused.
       socket.onmessage = (event) => {

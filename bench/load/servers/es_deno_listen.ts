@@ -14,6 +14,8 @@ listen({
   maxMessageSize: 64 * 1024 * 1024,
   onListen: ({ port }) => console.log(`LISTENING ${port}`),
   onSocket: (socket) => {
+    // Views, the form ws and Bun hand binary messages to their handlers in.
+    socket.binaryType = "uint8array";
     socket.onmessage = (event) => socket.send(event.data);
     socket.onerror = () => {};
   },

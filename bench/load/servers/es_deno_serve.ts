@@ -14,6 +14,8 @@ Deno.serve({
 }, async (request) => {
   const { socket, response } = await upgradeWebSocket(request);
   if (socket) {
+    // Views, the form ws and Bun hand binary messages to their handlers in.
+    socket.binaryType = "uint8array";
     socket.onmessage = (event) => socket.send(event.data);
     socket.onerror = () => {};
   }

@@ -13,6 +13,8 @@ const wss = createWebSocketServer({
   maxFrameSize: 64 * 1024 * 1024,
   maxMessageSize: 64 * 1024 * 1024,
   onSocket: (socket) => {
+    // Views, the form ws and Bun hand binary messages to their handlers in.
+    socket.binaryType = "uint8array";
     socket.onmessage = (event) => socket.send(event.data);
     socket.onerror = () => {};
   },
