@@ -436,7 +436,10 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     return this.#binaryType;
   }
 
+  /** Any other value is ignored, as for the browser's enumerated attribute (WebIDL). */
   set binaryType(type: "arraybuffer" | "blob" | "uint8array") {
+    if (type !== "arraybuffer" && type !== "blob" && type !== "uint8array") return;
+    if (type === this.#binaryType) return;
     this.#binaryType = type;
     this.#driver.preferViews?.(this.#wantsViews());
   }

@@ -303,21 +303,27 @@ Deno.test("socket dispatch: the driver is told whether views or ArrayBuffers are
   const { socket, events } = openSocket({ views });
   assert.deepEqual(views, [], "nothing said before any change (ArrayBuffers by default)");
   socket.binaryType = "uint8array";
+  socket.binaryType = "uint8array"; // no change, nothing said
   socket.binaryType = "arraybuffer";
   socket.binaryType = "blob";
   socket.binaryType = "arraybuffer";
   assert.deepEqual(views, [true, false, true, false]);
   assert.equal(socket.binaryType, "arraybuffer");
+  // Not one of the three: ignored, as browsers ignore an unknown enumerated value.
+  socket.binaryType = "nodebuffer" as "blob";
+  assert.equal(socket.binaryType, "arraybuffer");
+  assert.equal(views.length, 4);
   // A readable consumer takes views whatever binaryType says; cancelling it gives that back.
   const reader = socket.readable.getReader();
   assert.deepEqual(views.slice(4), [true]);
+  socket.binaryType = "blob";
   socket.binaryType = "arraybuffer";
-  assert.deepEqual(views.slice(5), [true], "still views while the stream reads");
+  assert.deepEqual(views.slice(5), [true, true], "still views while the stream reads");
   const bytes = new Uint8Array([9, 8, 7]);
   events.message(bytes);
   assert.deepEqual((await reader.read()).value, bytes);
   await reader.cancel();
-  assert.deepEqual(views.slice(6), [false]);
+  assert.deepEqual(views.slice(7), [false]);
   // Either form the driver hands over reaches every consumer as its binaryType says.
   socket.binaryType = "uint8array";
   const seen: unknown[] = [];
