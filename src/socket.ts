@@ -245,6 +245,12 @@ const noop = (): void => {};
 const NO_OPTIONS: SendOptions = Object.freeze({});
 
 /**
+ * A socket's `message` event origin, for the events built outside the class
+ * (set in {@linkcode EdgeSocket}'s static block, which can read its fields).
+ */
+let originOf: (socket: EdgeSocket) => string;
+
+/**
  * A WebSocket connection, whichever runtime or transport carries it.
  *
  * - WebSocket-compatible: `onopen`/`onmessage`/`onclose`/`onerror`, `readyState`,
@@ -779,7 +785,29 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   }
 
   #dispatchMessage(data: Message): void {
-    this.dispatchEvent(new MessageEvent("message", { data: this.#eventData(data) }));
+    this.dispatchEvent(
+      new MessageEvent("message", { data: this.#eventData(data), origin: this.#messageOrigin() }),
+    );
+  }
+
+  /** The serialization of the origin of `url`, which `message` events carry; made on first use. */
+  #origin: string | undefined;
+
+  #messageOrigin(): string {
+    if (this.#origin === undefined) {
+      // WebSockets standard, "feedback from the protocol": a message event's
+      // origin is the serialization of the socket's URL's origin.
+      try {
+        this.#origin = new URL(this.url).origin;
+      } catch {
+        this.#origin = "";
+      }
+    }
+    return this.#origin;
+  }
+
+  static {
+    originOf = (socket) => socket.#messageOrigin();
   }
 
   /** A message as `event.data`: text, or binary per `binaryType`. */
@@ -959,7 +987,7 @@ class SocketMessageEvent {
     return this.target;
   }
   get origin(): string {
-    return "";
+    return originOf(this.target);
   }
   get lastEventId(): string {
     return "";

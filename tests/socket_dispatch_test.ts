@@ -71,7 +71,8 @@ Deno.test("socket dispatch: onmessage alone gets the message's own ArrayBuffer, 
   assert.equal(event.target, socket);
   assert.equal(event.currentTarget, socket);
   assert.equal(self, socket);
-  assert.equal(event.origin, "");
+  // The serialization of the socket URL's origin (WebSockets standard).
+  assert.equal(event.origin, "ws://localhost");
   assert.deepEqual(event.ports, []);
   assert.equal(typeof event.timeStamp, "number");
   assert.equal(event.timeStamp, event.timeStamp);
@@ -333,4 +334,41 @@ Deno.test("socket dispatch: the driver is told whether views or ArrayBuffers are
   assert.ok(seen.every((data) => data instanceof Uint8Array));
   assert.deepEqual(seen.map((data) => [...(data as Uint8Array)]), [[1, 2], [3, 4]]);
   socket.close(1000);
+});
+
+Deno.test("socket dispatch: message events carry the origin of the socket's URL, on both paths", () => {
+  for (
+    const [url, origin] of [
+      ["ws://localhost/", "ws://localhost"],
+      ["wss://example.test:8443/chat?room=1", "wss://example.test:8443"],
+      ["http://127.0.0.1:8000/ws", "http://127.0.0.1:8000"],
+      ["not a url", ""],
+    ]
+  ) {
+    let events!: SocketEvents;
+    const socket = new EdgeSocket(url, (hooks) => {
+      events = hooks;
+      return {
+        capabilities: CAPABILITIES,
+        bufferedAmount: 0,
+        send: () => RESOLVED,
+        ping: () => {},
+        close: () => events.close({ closeCode: 1000, reason: "", wasClean: true }),
+        setReading: () => {},
+        terminate: () => events.close({ closeCode: 1006, reason: "", wasClean: false }),
+      };
+    });
+    events.open("", "");
+    const origins: string[] = [];
+    // Fast path (onmessage alone), then a real MessageEvent once a listener exists.
+    socket.onmessage = (event) => origins.push(event.origin);
+    events.message("one");
+    socket.addEventListener("message", (event) => {
+      assert.ok(event instanceof MessageEvent);
+      origins.push(event.origin);
+    });
+    events.message("two");
+    assert.deepEqual(origins, [origin, origin, origin], url);
+    socket.close(1000);
+  }
 });
