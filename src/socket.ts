@@ -301,6 +301,8 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   /** The URL of the connection (the request URL on the server side). */
   readonly url: string;
   #binaryType: "arraybuffer" | "blob" | "uint8array" = "arraybuffer";
+  /** `message` events' origin (see `#messageOrigin`), made on first use. */
+  #origin: string | undefined;
 
   #driver: SocketDriver;
   #state: ReadyState = 0;
@@ -790,9 +792,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     );
   }
 
-  /** The serialization of the origin of `url`, which `message` events carry; made on first use. */
-  #origin: string | undefined;
-
+  /** The serialization of the origin of `url`, which `message` events carry. */
   #messageOrigin(): string {
     if (this.#origin === undefined) {
       // WebSockets standard, "feedback from the protocol": a message event's
