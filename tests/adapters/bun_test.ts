@@ -9,7 +9,10 @@
 
 import assert from "node:assert/strict";
 import { BUN_CAPABILITIES } from "../../src/adapters/bun.ts";
-import { frame, parseFrames, type WireFrame } from "../_fixtures.ts";
+import { decodeFrameHeader } from "../../src/frame.ts";
+import { createClientHandshake, verifyServerHandshake } from "../../src/handshake.ts";
+import { readResponseHead, writeRequestHead } from "../../src/http_head.ts";
+import { concatBytes, frame, parseFrames, type WireFrame } from "../_fixtures.ts";
 import { peerTest, REPO_ROOT, requireTool, spawnPeer } from "../_peers/mod.ts";
 import { type ContractServer, contractTests, report, wsClosed, wsOpen } from "./_bun_clients.ts";
 import { adapterSuite } from "./_suite.ts";
@@ -66,60 +69,50 @@ peerTest(
 );
 
 /**
- * Sends one masked text message over a hand-made upgrade (with or without a
- * permessage-deflate offer) and returns the first frame that comes back, as
- * it was on the wire.
+ * Sends one masked text message over an upgrade made with the handshake
+ * helpers (with or without a permessage-deflate offer) and returns the first
+ * frame that comes back, as it was on the wire (no engine: RSV1 is read, not
+ * acted on).
  */
 async function echoOnTheWire(base: string, path: string, offer: boolean): Promise<WireFrame> {
-  const { hostname, port } = new URL(base);
-  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const handshake = createClientHandshake(`${base}${path}`, {
+    extensions: offer ? "permessage-deflate" : undefined,
+  });
+  const conn = await Deno.connect({
+    hostname: handshake.url.hostname,
+    port: Number(handshake.url.port),
+  });
+  const reader = conn.readable.getReader();
+  const writer = conn.writable.getWriter();
   try {
-    const head = [
-      `GET ${path} HTTP/1.1`,
-      `Host: ${hostname}:${port}`,
-      "Upgrade: websocket",
-      "Connection: Upgrade",
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-      "Sec-WebSocket-Version: 13",
-      ...(offer ? ["Sec-WebSocket-Extensions: permessage-deflate"] : []),
-      "",
-      "",
-    ].join("\r\n");
-    await conn.write(new TextEncoder().encode(head));
+    await writer.write(writeRequestHead(handshake.request));
+    // RFC 6455 §4.1: the client sends nothing more before the server's answer.
+    const { head, rest } = await readResponseHead(reader);
+    const { extensions } = await verifyServerHandshake(head, handshake.key, {
+      protocols: [],
+      extensions: offer ? ["permessage-deflate"] : [],
+    });
+    assert.equal(extensions.startsWith("permessage-deflate"), offer);
     const text = "compress me ".repeat(40);
-    let sent = false;
-    let bytes = new Uint8Array(0);
-    const chunk = new Uint8Array(4096);
+    await writer.write(frame(0x1, text, { key: new Uint8Array([1, 2, 3, 4]) }));
+    let bytes = rest;
     for (;;) {
-      const n = await conn.read(chunk);
-      assert.ok(n !== null, "connection closed before the echo");
-      const grown = new Uint8Array(bytes.length + n);
-      grown.set(bytes);
-      grown.set(chunk.subarray(0, n), bytes.length);
-      bytes = grown;
-      const end = new TextDecoder().decode(bytes).indexOf("\r\n\r\n");
-      if (end < 0) continue;
-      if (!sent) {
-        // RFC 6455 §4.1: the client sends nothing more before the server's answer.
-        const response = new TextDecoder().decode(bytes.subarray(0, end));
-        assert.match(response, /^HTTP\/1\.1 101/);
-        assert.equal(/sec-websocket-extensions: permessage-deflate/i.test(response), offer);
-        await conn.write(frame(0x1, text, { key: new Uint8Array([1, 2, 3, 4]) }));
-        sent = true;
-      }
-      const rest = bytes.subarray(end + 4);
       // The frame is complete once its length (7-bit or 16-bit here) is covered.
-      if (rest.length < 4) continue;
-      const length = (rest[1] & 0x7f) === 126
-        ? ((rest[2] << 8) | rest[3]) + 4
-        : (rest[1] & 0x7f) + 2;
-      if (rest.length < length) continue;
-      const [first] = parseFrames(rest.subarray(0, length));
-      if (!first.rsv1) assert.equal(new TextDecoder().decode(first.payload), text);
-      return first;
+      const header = decodeFrameHeader(bytes, 0);
+      if (header && bytes.length >= header.headerLength + header.payloadLength) {
+        const [first] = parseFrames(
+          bytes.subarray(0, header.headerLength + header.payloadLength),
+        );
+        if (!first.rsv1) assert.equal(new TextDecoder().decode(first.payload), text);
+        return first;
+      }
+      const { value, done } = await reader.read();
+      assert.ok(!done, "connection closed before the echo");
+      bytes = concatBytes(bytes, value);
     }
   } finally {
-    conn.close();
+    await reader.cancel().catch(() => {});
+    await writer.abort().catch(() => {});
   }
 }
 
