@@ -5,6 +5,12 @@ import { drainPool } from "./_fixtures.ts";
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
+/** How many of `taken` are over a buffer one of `given` was over: what the pool reused. */
+function reused(given: Uint8Array[], taken: Uint8Array[]): number {
+  const buffers = new Set(given.map((view) => view.buffer));
+  return taken.filter((view) => buffers.has(view.buffer)).length;
+}
+
 /** `count` views of `size` bytes, each over its own buffer. */
 function takeMany(size: number, count: number): Uint8Array[] {
   const views = Array.from({ length: count }, () => takeBuffer(size));
@@ -139,11 +145,9 @@ Deno.test("pool: no count per class: a burst of 300 buffers given back at once i
   drainPool();
   const burst = takeMany(64 * KIB, 300);
   for (const view of burst) giveBack(view);
-  const buffers = new Set(burst.map((view) => view.buffer));
-  const next = takeMany(64 * KIB, 300);
-  assert.equal(next.filter((view) => buffers.has(view.buffer)).length, 300);
+  assert.equal(reused(burst, takeMany(64 * KIB, 300)), 300);
   // Every one was handed out again: the 301st is fresh.
-  assert.ok(!buffers.has(takeBuffer(64 * KIB).buffer));
+  assert.equal(reused(burst, [takeBuffer(64 * KIB)]), 0);
 });
 
 Deno.test("pool: at most 32 MiB idle in all by default; a take frees its share", () => {
@@ -152,15 +156,14 @@ Deno.test("pool: at most 32 MiB idle in all by default; a take frees its share",
   for (const view of large) giveBack(view); // the ninth would make 36 MiB
   const small = takeBuffer(KIB);
   giveBack(small); // over the cap too
-  const buffers = new Set(large.map((view) => view.buffer));
   const first = takeBuffer(4 * MIB);
-  assert.ok(buffers.has(first.buffer));
+  assert.equal(reused(large, [first]), 1);
   assert.notEqual(takeBuffer(KIB).buffer, small.buffer, "pooled over the 32 MiB cap");
   // 28 MiB idle now: room for the small one.
   giveBack(small);
   assert.equal(takeBuffer(KIB).buffer, small.buffer, "refused under the cap");
   const rest = takeMany(4 * MIB, 8);
-  assert.equal(rest.filter((view) => buffers.has(view.buffer)).length, 7);
+  assert.equal(reused(large, rest), 7);
   assert.ok(!rest.some((view) => view.buffer === first.buffer));
 });
 
@@ -175,15 +178,12 @@ Deno.test("pool: configureOutputPool lowers the idle bound, letting go of what i
     for (const view of [...large, ...small]) giveBack(view);
     // 16 MiB + 4 KiB idle; a 6 MiB bound keeps one 4 MiB buffer and the 1 KiB ones.
     configureOutputPool({ maxIdleBytes: 6 * MIB });
-    const largeBuffers = new Set(large.map((view) => view.buffer));
     const again = takeMany(4 * MIB, 3);
-    assert.equal(again.filter((view) => largeBuffers.has(view.buffer)).length, 1);
-    const smallBuffers = new Set(small.map((view) => view.buffer));
-    assert.equal(takeMany(KIB, 4).filter((view) => smallBuffers.has(view.buffer)).length, 4);
+    assert.equal(reused(large, again), 1);
+    assert.equal(reused(small, takeMany(KIB, 4)), 4);
     // The bound holds for what comes back later too.
     for (const view of again) giveBack(view);
-    const againBuffers = new Set(again.map((view) => view.buffer));
-    assert.equal(takeMany(4 * MIB, 3).filter((view) => againBuffers.has(view.buffer)).length, 1);
+    assert.equal(reused(again, takeMany(4 * MIB, 3)), 1);
   } finally {
     configureOutputPool({});
   }
@@ -199,8 +199,7 @@ Deno.test("pool: configureOutputPool({ maxIdleBytes: 0 }) keeps nothing; {} rest
     configureOutputPool({});
     const many = takeMany(4 * MIB, 8); // exactly 32 MiB
     for (const each of many) giveBack(each);
-    const buffers = new Set(many.map((each) => each.buffer));
-    assert.equal(takeMany(4 * MIB, 8).filter((each) => buffers.has(each.buffer)).length, 8);
+    assert.equal(reused(many, takeMany(4 * MIB, 8)), 8);
   } finally {
     configureOutputPool({});
   }

@@ -20,15 +20,16 @@ const CAPABILITIES: SocketCapabilities = {
 
 /**
  * A socket whose driver records sends; `events` feeds it. With `sendBuffer`, the
- * driver also takes ArrayBuffers as they are (like the native drivers).
+ * driver also takes ArrayBuffers as they are (like the native drivers); with
+ * `views`, it records each `preferViews` call there. `url` defaults to `ws://localhost/`.
  */
 function openSocket(
-  options: { sendBuffer?: boolean; views?: boolean[] } = {},
+  options: { sendBuffer?: boolean; views?: boolean[]; url?: string } = {},
 ): { socket: EdgeSocket; events: SocketEvents; sent: unknown[] } {
   let events!: SocketEvents;
   const sent: unknown[] = [];
   const views = options.views;
-  const socket = new EdgeSocket("ws://localhost/", (hooks) => {
+  const socket = new EdgeSocket(options.url ?? "ws://localhost/", (hooks) => {
     events = hooks;
     const driver: SocketDriver = {
       capabilities: CAPABILITIES,
@@ -345,20 +346,7 @@ Deno.test("socket dispatch: message events carry the origin of the socket's URL,
       ["not a url", ""],
     ]
   ) {
-    let events!: SocketEvents;
-    const socket = new EdgeSocket(url, (hooks) => {
-      events = hooks;
-      return {
-        capabilities: CAPABILITIES,
-        bufferedAmount: 0,
-        send: () => RESOLVED,
-        ping: () => {},
-        close: () => events.close({ closeCode: 1000, reason: "", wasClean: true }),
-        setReading: () => {},
-        terminate: () => events.close({ closeCode: 1006, reason: "", wasClean: false }),
-      };
-    });
-    events.open("", "");
+    const { socket, events } = openSocket({ url });
     const origins: string[] = [];
     // Fast path (onmessage alone), then a real MessageEvent once a listener exists.
     socket.onmessage = (event) => origins.push(event.origin);
