@@ -183,6 +183,102 @@ export interface Verdict {
   detail: string;
 }
 
+/** One throughput target of the issue, for one server: a ratio to another server. */
+export interface TargetRule {
+  target: string;
+  /** The server the ratio is taken to. */
+  reference: string;
+  threshold: number;
+  /** The target covers only messages of at least this size. */
+  minSize: number;
+}
+
+/**
+ * The throughput targets that apply to a server.
+ *
+ * @param server The server.
+ * @returns Its targets (none for peers, native and bare servers).
+ */
+export function targetRules(server: ServerInfo): TargetRule[] {
+  const rules: TargetRule[] = [];
+  if (server.kind === "codec") {
+    rules.push(
+      { target: "≥ 1.0× ws in every cell", reference: "ws", threshold: 1.0, minSize: 0 },
+      {
+        target: "≥ 1.0× ws+bufferutil at 64 KiB and 1 MiB",
+        reference: "ws+bufferutil",
+        threshold: 1.0,
+        minSize: 65536,
+      },
+    );
+    const native = nativeOf(server.runtime);
+    if (server.runtime === "deno" && native) {
+      rules.push({
+        target: "≥ 0.9× Deno native in every cell",
+        reference: native,
+        threshold: 0.9,
+        minSize: 0,
+      });
+    }
+  }
+  if (server.kind === "native-backed" && server.wraps) {
+    rules.push({
+      target: "≥ 0.95× the native server it wraps",
+      reference: server.wraps,
+      threshold: 0.95,
+      minSize: 0,
+    });
+  }
+  return rules;
+}
+
+/** A cell where a server missed one of its targets. */
+export interface Miss {
+  server: string;
+  rule: TargetRule;
+  size: number;
+  conns: number;
+  /** The server's messages/s over the reference's (medians). */
+  ratio: number;
+}
+
+/** Every measured cell of a rule, with its ratio. */
+function ruleCells(
+  results: Results,
+  cells: Map<string, Cell>,
+  server: string,
+  rule: TargetRule,
+): { size: number; conns: number; ratio: number }[] {
+  const { sizes, conns } = dims(results);
+  const out: { size: number; conns: number; ratio: number }[] = [];
+  for (const size of sizes.filter((z) => z >= rule.minSize)) {
+    for (const c of conns) {
+      const value = cells.get(`${server}|${size}|${c}`)?.msgPerSec;
+      const reference = cells.get(`${rule.reference}|${size}|${c}`)?.msgPerSec;
+      if (value !== undefined && reference) out.push({ size, conns: c, ratio: value / reference });
+    }
+  }
+  return out;
+}
+
+/**
+ * The cells where a throughput target was missed, for a closer look
+ * (`bench/load/recheck.ts` measures each again in longer cells).
+ *
+ * @param results The results.
+ * @returns The misses, in table order.
+ */
+export function misses(results: Results): Miss[] {
+  const cells = medians(results);
+  return results.servers.flatMap((server) =>
+    targetRules(server).flatMap((rule) =>
+      ruleCells(results, cells, server.name, rule)
+        .filter((cell) => cell.ratio < rule.threshold)
+        .map((cell) => ({ server: server.name, rule, ...cell }))
+    )
+  );
+}
+
 /**
  * Checks the issue's targets against one run's ratios.
  *
@@ -194,66 +290,42 @@ export function verdicts(results: Results): Verdict[] {
   const ratio = ratios(results, cells);
   const { sizes, conns } = dims(results);
   const out: Verdict[] = [];
-  const check = (
-    target: string,
-    server: string,
-    pick: (r: Ratios, size: number) => number | undefined,
-    threshold: number,
-    onlySizes: number[] = sizes,
-  ): void => {
-    let worst: { value: number; cell: string } | undefined;
-    for (const size of onlySizes) {
-      for (const c of conns) {
-        const value = pick(ratio(server, size, c), size);
-        if (value === undefined) continue;
-        if (!worst || value < worst.value) worst = { value, cell: `${fmtSize(size)} × ${c}` };
-      }
-    }
-    out.push(
-      worst
-        ? {
-          target: `${server}: ${target}`,
-          pass: worst.value >= threshold,
-          detail: `worst ${worst.value.toFixed(3)}× (${worst.cell})`,
-        }
-        : { target: `${server}: ${target}`, pass: null, detail: "not measured" },
-    );
-  };
   for (const server of results.servers) {
-    if (server.kind === "codec") {
-      check("≥ 1.0× ws in every cell", server.name, (r) => r.ws, 1.0);
-      check(
-        "≥ 1.0× ws+bufferutil at 64 KiB and 1 MiB",
-        server.name,
-        (r) => r.wsBufferutil,
-        1.0,
-        sizes.filter((s) => s >= 65536),
-      );
-      if (server.runtime === "deno") {
-        check("≥ 0.9× Deno native in every cell", server.name, (r) => r.native, 0.9);
+    for (const rule of targetRules(server)) {
+      const target = `${server.name}: ${rule.target}`;
+      const measured = ruleCells(results, cells, server.name, rule);
+      if (measured.length === 0) {
+        out.push({ target, pass: null, detail: "not measured" });
+        continue;
       }
-      if (server.ceiling && results.servers.some((s) => s.name === server.ceiling)) {
-        // Context, not a target: how far the transport alone gets against
-        // ws+bufferutil, and how close this server comes to it.
-        const large = sizes.filter((s) => s >= 65536);
-        const range = (pick: (r: Ratios) => number | undefined, name: string): string => {
-          const values = large.flatMap((z) => conns.map((c) => pick(ratio(name, z, c))))
-            .filter((v): v is number => v !== undefined);
-          return values.length
-            ? `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}×`
-            : "–";
-        };
-        out.push({
-          target: `${server.name}: its transport alone (${server.ceiling}), at 64 KiB and 1 MiB`,
-          pass: null,
-          detail: `the bare echo is ${
-            range((r) => r.wsBufferutil, server.ceiling)
-          } ws+bufferutil; this server is ${range((r) => r.ceiling, server.name)} the bare echo`,
-        });
-      }
+      const worst = measured.reduce((a, b) => b.ratio < a.ratio ? b : a);
+      out.push({
+        target,
+        pass: worst.ratio >= rule.threshold,
+        detail: `worst ${worst.ratio.toFixed(3)}× (${fmtSize(worst.size)} × ${worst.conns})`,
+      });
     }
-    if (server.kind === "native-backed") {
-      check("≥ 0.95× the native server it wraps", server.name, (r) => r.wrapped, 0.95);
+    if (
+      server.kind === "codec" && server.ceiling &&
+      results.servers.some((s) => s.name === server.ceiling)
+    ) {
+      // Context, not a target: how far the transport alone gets against
+      // ws+bufferutil, and how close this server comes to it.
+      const large = sizes.filter((s) => s >= 65536);
+      const range = (pick: (r: Ratios) => number | undefined, name: string): string => {
+        const values = large.flatMap((z) => conns.map((c) => pick(ratio(name, z, c))))
+          .filter((v): v is number => v !== undefined);
+        return values.length
+          ? `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}×`
+          : "–";
+      };
+      out.push({
+        target: `${server.name}: its transport alone (${server.ceiling}), at 64 KiB and 1 MiB`,
+        pass: null,
+        detail: `the bare echo is ${
+          range((r) => r.wsBufferutil, server.ceiling)
+        } ws+bufferutil; this server is ${range((r) => r.ceiling, server.name)} the bare echo`,
+      });
     }
   }
   for (const figure of results.memory) {

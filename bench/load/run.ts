@@ -5,8 +5,12 @@
  *
  *   deno task bench:echo [--duration 0.6] [--warmup 0.2] [--reps 3]
  *     [--sizes 32,1024,65536,1048576] [--conns 1,16,256] [--servers a,b]
- *     [--memory-conns 5000] [--no-memory] [--no-save] [--out bench/results]
- *     [--ceiling]
+ *     [--cells 65536x16,1048576x256] [--memory-conns 5000] [--no-memory]
+ *     [--no-save] [--out bench/results] [--json path] [--ceiling]
+ *
+ * `--cells` lists size×connections cells instead of every size with every
+ * connection count; `--json` writes the results file there as well (what
+ * `bench/load/recheck.ts` reads back).
  *
  * `--ceiling` runs the bare TCP echo servers (each codec-backed server's
  * transport with no WebSocket work) with the servers that have one (ws and
@@ -34,6 +38,8 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "32,1024,65536,1048576" },
     conns: { type: "string", default: "1,16,256" },
     servers: { type: "string" },
+    cells: { type: "string" },
+    json: { type: "string" },
     "memory-conns": { type: "string", default: "5000" },
     "no-memory": { type: "boolean", default: false },
     "no-save": { type: "boolean", default: false },
@@ -44,8 +50,18 @@ const { values } = parseArgs({
 const duration = Number(values.duration);
 const warmup = Number(values.warmup);
 const reps = Number(values.reps);
-const sizes = values.sizes.split(",").map(Number);
-const connCounts = values.conns.split(",").map(Number);
+/** The cells to run: `--cells`, or every size with every connection count. */
+const cells = values.cells
+  ? values.cells.split(",").map((cell) => {
+    const [size, conns] = cell.split("x").map(Number);
+    if (!(size > 0 && conns > 0)) throw new Error(`--cells: ${cell} is not SIZExCONNS`);
+    return { size, conns };
+  })
+  : values.sizes.split(",").map(Number).flatMap((size) =>
+    values.conns.split(",").map(Number).map((conns) => ({ size, conns }))
+  );
+const sizes = [...new Set(cells.map((cell) => cell.size))];
+const connCounts = [...new Set(cells.map((cell) => cell.conns))];
 const memoryConns = Number(values["memory-conns"]);
 const started = performance.now();
 
@@ -256,7 +272,6 @@ const running: Running[] = [];
 for (const spec of chosen) running.push(await start(spec));
 
 const runs: Run[] = [];
-const cells = sizes.flatMap((size) => connCounts.map((conns) => ({ size, conns })));
 const total = reps * cells.length * running.length;
 let done = 0;
 for (let rep = 0; rep < reps; rep++) {
@@ -425,6 +440,7 @@ const results: Results = {
   memory,
   elapsedSeconds: (performance.now() - started) / 1000,
 };
+if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(results, null, 1) + "\n");
 const markdown = renderMarkdown(results);
 console.log(markdown);
 if (!values["no-save"]) {

@@ -1,0 +1,161 @@
+/**
+ * Measures every missed target of an echo matrix again, in longer cells.
+ * The matrix's 0.6 s cells swing ±30% on a noisy 2-core machine, too much to
+ * decide a 5% or 10% target; this runs each server that missed a target
+ * with only the servers it is compared with, in its missed cells, for
+ * `--duration` seconds per run (3 by default), interleaved and repeated.
+ * Writes `<results>.recheck.{json,md}` beside the results file and prints
+ * the Markdown.
+ *
+ *   deno task bench:recheck [--results bench/results/<date>.json]
+ *     [--duration 3] [--warmup 0.5] [--reps 3]
+ *
+ * Without `--results`, the newest results file in `bench/results/`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { medians, type Miss, misses, type Results } from "./report.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const HERE = new URL(".", import.meta.url).pathname;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    results: { type: "string" },
+    duration: { type: "string", default: "3" },
+    warmup: { type: "string", default: "0.5" },
+    reps: { type: "string", default: "3" },
+  },
+});
+
+function log(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
+}
+
+const fmtSize = (size: number): string =>
+  size >= 1 << 20 ? `${size >> 20} MiB` : size >= 1024 ? `${size >> 10} KiB` : `${size} B`;
+
+/** The newest `bench/results/<date>.json`. */
+function newestResults(): string {
+  const names = [...Deno.readDirSync(`${ROOT}bench/results`)]
+    .map((entry) => entry.name)
+    .filter((name) => /^\d{4}-\d{2}-\d{2}\.json$/.test(name))
+    .sort();
+  if (names.length === 0) throw new Error("No results file in bench/results: run bench:echo");
+  return `${ROOT}bench/results/${names.at(-1)}`;
+}
+
+/** One miss, measured again. */
+interface Rechecked extends Miss {
+  /** The ratio of medians in the longer cells. */
+  recheck: number | undefined;
+  /** The lowest and highest ratio of one repetition's pair of runs. */
+  low: number | undefined;
+  high: number | undefined;
+}
+
+const path = values.results ?? newestResults();
+const results: Results = JSON.parse(await Deno.readTextFile(path));
+const missed = misses(results);
+log(`${missed.length} missed cells in ${path}`);
+
+// One run per server: the server, every server it is compared with, its missed cells.
+const byServer = Map.groupBy(missed, (miss) => miss.server);
+const rechecked: Rechecked[] = [];
+const started = performance.now();
+for (const [server, its] of byServer) {
+  const references = [...new Set(its.map((miss) => miss.rule.reference))];
+  const cells = [...new Set(its.map((miss) => `${miss.size}x${miss.conns}`))];
+  const json = await Deno.makeTempFile({ suffix: ".json" });
+  log(`${server} against ${references.join(", ")}: ${cells.join(", ")}`);
+  const status = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${HERE}run.ts`,
+      "--servers",
+      [server, ...references].join(","),
+      "--cells",
+      cells.join(","),
+      "--reps",
+      values.reps,
+      "--duration",
+      values.duration,
+      "--warmup",
+      values.warmup,
+      "--no-memory",
+      "--no-save",
+      "--json",
+      json,
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  if (!status.success) throw new Error(`run.ts failed for ${server}`);
+  const again: Results = JSON.parse(await Deno.readTextFile(json));
+  await Deno.remove(json);
+  const cellsAgain = medians(again);
+  const msgPerSec = (name: string, size: number, conns: number): number | undefined =>
+    cellsAgain.get(`${name}|${size}|${conns}`)?.msgPerSec || undefined;
+  for (const miss of its) {
+    const value = msgPerSec(server, miss.size, miss.conns);
+    const reference = msgPerSec(miss.rule.reference, miss.size, miss.conns);
+    // Each repetition ran both servers back to back: their ratio is one sample.
+    const pairs = again.runs
+      .filter((run) => run.server === server && run.size === miss.size && run.conns === miss.conns)
+      .flatMap((run) => {
+        const other = again.runs.find((r) =>
+          r.server === miss.rule.reference && r.size === miss.size && r.conns === miss.conns &&
+          r.rep === run.rep
+        );
+        return other && other.msgPerSec > 0 && run.errors === 0 && other.errors === 0
+          ? [run.msgPerSec / other.msgPerSec]
+          : [];
+      });
+    rechecked.push({
+      ...miss,
+      recheck: value !== undefined && reference !== undefined ? value / reference : undefined,
+      low: pairs.length ? Math.min(...pairs) : undefined,
+      high: pairs.length ? Math.max(...pairs) : undefined,
+    });
+  }
+}
+
+const x = (value: number | undefined): string => value === undefined ? "–" : `${value.toFixed(2)}×`;
+const lines = [
+  `# Missed targets measured again, ${new Date().toISOString().slice(0, 10)}`,
+  "",
+  `Matrix: \`${
+    path.startsWith(ROOT) ? path.slice(ROOT.length) : path
+  }\` (${results.settings.duration} s cells). ` +
+  `Here each missed cell ran again with only the servers compared: ${values.duration} s ` +
+  `after ${values.warmup} s warm-up, ${values.reps} repetition(s) interleaved (heavy cells, ` +
+  `size × connections ≥ 256 MiB, twice that). Ratio of medians, and the range of ` +
+  `the ratios of single back-to-back runs. Took ${
+    ((performance.now() - started) / 1000).toFixed(0)
+  } s.`,
+  "",
+  "| server | target | cell | matrix | again | runs | |",
+  "| --- | --- | --- | --- | --- | --- | --- |",
+  ...rechecked.map((r) =>
+    `| ${r.server} | ${r.rule.target} | ${fmtSize(r.size)} × ${r.conns} | ${x(r.ratio)} | ${
+      x(r.recheck)
+    } | ${x(r.low)}–${x(r.high)} | ${
+      r.recheck === undefined
+        ? "not measured"
+        : r.recheck >= r.rule.threshold
+        ? "met"
+        : "**missed**"
+    } |`
+  ),
+  "",
+];
+const markdown = lines.join("\n");
+console.log(markdown);
+const base = path.replace(/\.json$/, "");
+await Deno.writeTextFile(`${base}.recheck.json`, JSON.stringify(rechecked, null, 1) + "\n");
+await Deno.writeTextFile(`${base}.recheck.md`, markdown);
+log(`wrote ${base}.recheck.{json,md}`);
