@@ -16,7 +16,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { medians, type Miss, misses, type Results } from "./report.ts";
+import { fmtRatio, fmtSize, medians, type Miss, misses, type Results } from "./report.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const HERE = new URL(".", import.meta.url).pathname;
@@ -34,9 +34,6 @@ const { values } = parseArgs({
 function log(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
 }
-
-const fmtSize = (size: number): string =>
-  size >= 1 << 20 ? `${size >> 20} MiB` : size >= 1024 ? `${size >> 10} KiB` : `${size} B`;
 
 /** The newest `bench/results/<date>.json`. */
 function newestResults(): string {
@@ -124,7 +121,6 @@ for (const [server, its] of byServer) {
   }
 }
 
-const x = (value: number | undefined): string => value === undefined ? "–" : `${value.toFixed(2)}×`;
 const lines = [
   `# Missed targets measured again, ${new Date().toISOString().slice(0, 10)}`,
   "",
@@ -141,9 +137,9 @@ const lines = [
   "| server | target | cell | matrix | again | runs | |",
   "| --- | --- | --- | --- | --- | --- | --- |",
   ...rechecked.map((r) =>
-    `| ${r.server} | ${r.rule.target} | ${fmtSize(r.size)} × ${r.conns} | ${x(r.ratio)} | ${
-      x(r.recheck)
-    } | ${x(r.low)}–${x(r.high)} | ${
+    `| ${r.server} | ${r.rule.target} | ${fmtSize(r.size)} × ${r.conns} | ${fmtRatio(r.ratio)} | ${
+      fmtRatio(r.recheck)
+    } | ${fmtRatio(r.low)}–${fmtRatio(r.high)} | ${
       r.recheck === undefined
         ? "not measured"
         : r.recheck >= r.rule.threshold

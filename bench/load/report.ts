@@ -112,11 +112,24 @@ export function medians(results: Results): Map<string, Cell> {
   return cells;
 }
 
-const fmtSize = (size: number): string =>
+/**
+ * A message size as the tables print it: `32 B`, `64 KiB`, `1 MiB`.
+ *
+ * @param size Bytes.
+ * @returns The label.
+ */
+export const fmtSize = (size: number): string =>
   size >= 1 << 20 ? `${size >> 20} MiB` : size >= 1024 ? `${size >> 10} KiB` : `${size} B`;
 const fmtRate = (n: number): string =>
   n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : `${Math.round(n)}`;
-const fmtRatio = (r: number | undefined): string => r === undefined ? "–" : `${r.toFixed(2)}×`;
+/**
+ * A ratio as the tables print it: `0.93×`, or `–` when there is none.
+ *
+ * @param r The ratio.
+ * @returns The label.
+ */
+export const fmtRatio = (r: number | undefined): string =>
+  r === undefined ? "–" : `${r.toFixed(2)}×`;
 const fmtUs = (us: number | null): string =>
   us === null
     ? "–"
