@@ -4,7 +4,7 @@
 // Usage:
 //   node loadgen.mjs --port P [--host 127.0.0.1] [--size 32] [--conns 1]
 //                    [--inflight 16] [--duration 1] [--warmup 0.25] [--label x]
-//                    [--expect echo|same]
+//                    [--expect echo|same] [--server-pid PID]
 //   node loadgen.mjs --port P --idle 5000 [--raw] [--hold 60]
 //
 // Echo mode: opens --conns connections, upgrades each (RFC 6455 §4.1), keeps
@@ -17,6 +17,8 @@
 // cross-connection reply, or a server that pads or fragments is an error.
 // Prints one JSON line: messages/s, MB/s of echoed payload (1 MB = 1e6 B),
 // latency percentiles in µs (send-batch time to receive-chunk time).
+// With --server-pid (Linux), also the server process's CPU time (user +
+// system, from /proc, 10 ms ticks) over the measured window per echo.
 //
 // --expect same: the server is a bare TCP echo (it answers the upgrade with
 // 101, then sends back every byte as it came), so the bytes expected are the
@@ -28,6 +30,7 @@
 import net from "node:net";
 import process from "node:process";
 import { randomFillSync } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     raw: { type: "boolean", default: false },
     hold: { type: "string", default: "120" },
     "connect-batch": { type: "string", default: "200" },
+    "server-pid": { type: "string" },
   },
 });
 
@@ -53,6 +57,22 @@ const host = values.host;
 const port = Number(values.port);
 if (!Number.isInteger(port) || port <= 0) fail("--port is required");
 if (values.expect !== "echo" && values.expect !== "same") fail("--expect is echo or same");
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** The server's CPU time so far (user + system) in µs, if --server-pid names a process. */
+function serverCpuUs() {
+  if (values["server-pid"] === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${values["server-pid"]}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+    // Fields 14 and 15 of stat(5) (utime, stime), counted after the command name.
+    return (Number(fields[11]) + Number(fields[12])) * 1e6 / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
 
 function fail(message) {
   process.stderr.write(`loadgen: ${message}\n`);
@@ -321,8 +341,10 @@ async function echoMode() {
   await new Promise((r) => setTimeout(r, warmup));
   measuring = true;
   const started = performance.now();
+  const cpuBefore = serverCpuUs();
   await new Promise((r) => setTimeout(r, duration));
   measuring = false;
+  const cpuAfter = serverCpuUs();
   const seconds = (performance.now() - started) / 1000;
   stopped = true;
   for (const state of states) state.socket.destroy();
@@ -341,6 +363,9 @@ async function echoMode() {
     connectMs: Math.round(connectMs),
     errors,
   };
+  if (cpuBefore !== undefined && cpuAfter !== undefined && messages > 0) {
+    result.serverCpuUsPerMsg = Number(((cpuAfter - cpuBefore) / messages).toFixed(2));
+  }
   if (firstError) result.firstError = firstError;
   console.log(JSON.stringify(result));
   process.exit(errors > 0 ? 1 : 0);

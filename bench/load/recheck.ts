@@ -16,7 +16,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { fmtRatio, fmtSize, medians, type Miss, misses, type Results } from "./report.ts";
+import { fmtCpu, fmtRatio, fmtSize, medians, type Miss, misses, type Results } from "./report.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const HERE = new URL(".", import.meta.url).pathname;
@@ -52,6 +52,9 @@ interface Rechecked extends Miss {
   /** The lowest and highest ratio of one repetition's pair of runs. */
   low: number | undefined;
   high: number | undefined;
+  /** Server CPU time per echo (medians, µs): this server's and the reference's. */
+  cpu: number | null;
+  referenceCpu: number | null;
 }
 
 const path = values.results ?? newestResults();
@@ -117,6 +120,9 @@ for (const [server, its] of byServer) {
       recheck: value !== undefined && reference !== undefined ? value / reference : undefined,
       low: pairs.length ? Math.min(...pairs) : undefined,
       high: pairs.length ? Math.max(...pairs) : undefined,
+      cpu: cellsAgain.get(`${server}|${miss.size}|${miss.conns}`)?.cpuUsPerMsg ?? null,
+      referenceCpu:
+        cellsAgain.get(`${miss.rule.reference}|${miss.size}|${miss.conns}`)?.cpuUsPerMsg ?? null,
     });
   }
 }
@@ -130,16 +136,17 @@ const lines = [
   `Here each missed cell ran again with only the servers compared: ${values.duration} s ` +
   `after ${values.warmup} s warm-up, ${values.reps} repetition(s) interleaved (heavy cells, ` +
   `size × connections ≥ 256 MiB, twice that). Ratio of medians, and the range of ` +
-  `the ratios of single back-to-back runs. Took ${
+  `the ratios of single back-to-back runs. CPU: the server process's user + system time per ` +
+  `echo in µs (medians), this server's and the reference's. Took ${
     ((performance.now() - started) / 1000).toFixed(0)
   } s.`,
   "",
-  "| server | target | cell | matrix | again | runs | |",
-  "| --- | --- | --- | --- | --- | --- | --- |",
+  "| server | target | cell | matrix | again | runs | CPU | |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- |",
   ...rechecked.map((r) =>
     `| ${r.server} | ${r.rule.target} | ${fmtSize(r.size)} × ${r.conns} | ${fmtRatio(r.ratio)} | ${
       fmtRatio(r.recheck)
-    } | ${fmtRatio(r.low)}–${fmtRatio(r.high)} | ${
+    } | ${fmtRatio(r.low)}–${fmtRatio(r.high)} | ${fmtCpu(r.cpu)} / ${fmtCpu(r.referenceCpu)} | ${
       r.recheck === undefined
         ? "not measured"
         : r.recheck >= r.rule.threshold

@@ -21,6 +21,8 @@ export interface Run {
   mbPerSec: number;
   p50Us: number | null;
   p99Us: number | null;
+  /** The server's CPU time (user + system) per echo in the measured window, in µs. */
+  cpuUsPerMsg?: number | null;
   errors: number;
   firstError?: string;
 }
@@ -68,6 +70,7 @@ export interface Cell {
   mbPerSec: number;
   p50Us: number | null;
   p99Us: number | null;
+  cpuUsPerMsg: number | null;
   runs: number;
   errors: number;
 }
@@ -105,6 +108,7 @@ export function medians(results: Results): Map<string, Cell> {
       mbPerSec: pick((r) => r.mbPerSec) ?? 0,
       p50Us: pick((r) => r.p50Us),
       p99Us: pick((r) => r.p99Us),
+      cpuUsPerMsg: pick((r) => r.cpuUsPerMsg ?? null),
       runs: runs.length,
       errors: runs.reduce((n, r) => n + (r.errors > 0 ? 1 : 0), 0),
     });
@@ -130,6 +134,14 @@ const fmtRate = (n: number): string =>
  */
 export const fmtRatio = (r: number | undefined): string =>
   r === undefined ? "–" : `${r.toFixed(2)}×`;
+/**
+ * CPU time per echo as the tables print it: `1.43`, `72.1`, `1205`, or `–`.
+ *
+ * @param us Microseconds, or `null` when not measured.
+ * @returns The label.
+ */
+export const fmtCpu = (us: number | null): string =>
+  us === null ? "–" : us < 10 ? us.toFixed(2) : us < 100 ? us.toFixed(1) : us.toFixed(0);
 const fmtUs = (us: number | null): string =>
   us === null
     ? "–"
@@ -437,6 +449,26 @@ export function renderMarkdown(results: Results): string {
     lines.push(`| ${server} | ${row.join(" | ")} |`);
   }
   lines.push("");
+  if (results.runs.some((run) => typeof run.cpuUsPerMsg === "number")) {
+    lines.push("## Server CPU time per echo, µs (medians)", "");
+    lines.push(
+      "User + system time of the server process over the measured window (from /proc, 10 ms " +
+        "ticks) divided by the echoes: where a server is slower, whether it works more per " +
+        "message or waits more.",
+      "",
+    );
+    lines.push(
+      `| server | ${sizes.flatMap((z) => conns.map((c) => `${fmtSize(z)}×${c}`)).join(" | ")} |`,
+    );
+    lines.push(`| --- | ${sizes.flatMap(() => conns.map(() => "---")).join(" | ")} |`);
+    for (const server of servers) {
+      const row = sizes.flatMap((z) =>
+        conns.map((c) => fmtCpu(cells.get(`${server}|${z}|${c}`)?.cpuUsPerMsg ?? null))
+      );
+      lines.push(`| ${server} | ${row.join(" | ")} |`);
+    }
+    lines.push("");
+  }
   if (results.memory.length) {
     lines.push(`## Memory per idle connection (${results.memory[0].connections} connections)`, "");
     lines.push(

@@ -317,6 +317,8 @@ for (let rep = 0; rep < reps; rep++) {
         server.spec.name,
         "--expect",
         server.spec.kind === "ceiling" ? "same" : "echo",
+        "--server-pid",
+        String(server.child.pid),
       ]);
       const run: Run = {
         server: server.spec.name,
@@ -328,6 +330,7 @@ for (let rep = 0; rep < reps; rep++) {
         mbPerSec: Number(result.mbPerSec ?? 0),
         p50Us: (result.p50Us as number | null) ?? null,
         p99Us: (result.p99Us as number | null) ?? null,
+        cpuUsPerMsg: (result.serverCpuUsPerMsg as number | undefined) ?? null,
         errors: Number(result.errors ?? 1),
       };
       if (result.firstError) run.firstError = String(result.firstError);
@@ -338,6 +341,7 @@ for (let rep = 0; rep < reps; rep++) {
           `${server.spec.name.padEnd(18)} ${String(size).padStart(7)} B × ${
             String(conns).padStart(3)
           }: ${run.msgPerSec} msg/s` +
+          (run.cpuUsPerMsg != null ? `, ${run.cpuUsPerMsg} µs CPU/msg` : "") +
           (run.errors ? ` ERRORS ${run.errors} ${run.firstError}` : ""),
       );
     }
