@@ -10,7 +10,9 @@
  *
  * `--cells` lists size×connections cells instead of every size with every
  * connection count; `--json` writes the results file there as well (what
- * `bench/load/recheck.ts` reads back).
+ * `bench/load/recheck.ts` reads back). `--tree <dir>` runs the servers of
+ * another checkout (their scripts and the library they import; the load
+ * generator stays this one): how `bench/load/ab.ts` compares two commits.
  *
  * `--ceiling` runs the bare TCP echo servers (each codec-backed server's
  * transport with no WebSocket work) with the servers that have one (ws and
@@ -26,7 +28,6 @@ import { BARE_SERVERS, SERVERS, type ServerSpec } from "./servers.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
-const OUT = `${ROOT}bench/out/`;
 const BUN = `${ROOT}node_modules/.bin/bun`;
 
 const { values } = parseArgs({
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     servers: { type: "string" },
     cells: { type: "string" },
     json: { type: "string" },
+    tree: { type: "string" },
     "memory-conns": { type: "string", default: "5000" },
     "no-memory": { type: "boolean", default: false },
     "no-save": { type: "boolean", default: false },
@@ -47,6 +49,10 @@ const { values } = parseArgs({
     out: { type: "string", default: `${ROOT}bench/results` },
   },
 });
+/** The checkout whose servers run (`--tree`), and where its Node bundles go. */
+const TREE = values.tree ? `${values.tree.replace(/\/$/, "")}/` : ROOT;
+const SERVERS_DIR = `${TREE}bench/load/servers/`;
+const OUT = `${TREE}bench/out/`;
 const duration = Number(values.duration);
 const warmup = Number(values.warmup);
 const reps = Number(values.reps);
@@ -120,7 +126,7 @@ interface Running {
 async function bundleFor(spec: ServerSpec): Promise<string> {
   const output = `${OUT}${spec.script.replace(/\.ts$/, ".mjs")}`;
   const result = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--platform", "deno", "-o", output, `${HERE}servers/${spec.script}`],
+    args: ["bundle", "--platform", "deno", "-o", output, `${SERVERS_DIR}${spec.script}`],
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -142,11 +148,11 @@ function commandFor(spec: ServerSpec, script: string): { cmd: string; args: stri
 }
 
 async function start(spec: ServerSpec): Promise<Running> {
-  const script = spec.bundle ? await bundleFor(spec) : `${HERE}servers/${spec.script}`;
+  const script = spec.bundle ? await bundleFor(spec) : `${SERVERS_DIR}${spec.script}`;
   const { cmd, args } = commandFor(spec, script);
   const child = new Deno.Command(cmd, {
     args,
-    cwd: ROOT,
+    cwd: TREE,
     env: spec.env,
     stdin: "null",
     stdout: "piped",
@@ -245,7 +251,7 @@ async function loadgen(args: string[]): Promise<Record<string, unknown>> {
 const available = (spec: ServerSpec): boolean =>
   (spec.needs ?? []).every((path) => {
     try {
-      Deno.statSync(`${ROOT}${path}`);
+      Deno.statSync(`${TREE}${path}`);
       return true;
     } catch {
       return false;

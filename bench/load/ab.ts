@@ -1,0 +1,159 @@
+/**
+ * A/B of a change: one server of the echo matrix as committed at a git ref
+ * (A) against the same server in the working tree (B), in a few cells,
+ * alternating A and B run by run so that the machine's drift hits both.
+ * On a noisy machine one pair of runs decides nothing (the same server
+ * swings ±20% between 3 s runs here); this prints, per cell, the median of
+ * each side, the median and range of the per-pair ratios B/A, and in how
+ * many pairs B was ahead, for messages/s and for the server's CPU time per
+ * echo.
+ *
+ *   deno task bench:ab --server "es node:http@node" --cells 65536x256
+ *     [--ref HEAD] [--pairs 8] [--duration 2] [--warmup 0.5]
+ *
+ * A is checked out with `git worktree` under `bench/out/` (its
+ * `node_modules` linked to this one's) and removed afterwards.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { fmtCpu, fmtRatio, type Results } from "./report.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const HERE = new URL(".", import.meta.url).pathname;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    server: { type: "string" },
+    cells: { type: "string" },
+    ref: { type: "string", default: "HEAD" },
+    pairs: { type: "string", default: "8" },
+    duration: { type: "string", default: "2" },
+    warmup: { type: "string", default: "0.5" },
+  },
+});
+if (!values.server || !values.cells) {
+  throw new Error('Usage: ab.ts --server "es node:http@node" --cells 65536x256 [--ref HEAD]');
+}
+const server = values.server;
+const pairs = Number(values.pairs);
+
+function log(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
+}
+
+async function git(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("git", { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** One run of the server in every cell; `tree` is A's checkout, or none for B. */
+async function once(tree: string | undefined): Promise<Results> {
+  const json = await Deno.makeTempFile({ suffix: ".json" });
+  const args = [
+    "run",
+    "-A",
+    `${HERE}run.ts`,
+    "--servers",
+    server,
+    "--cells",
+    values.cells!,
+    "--reps",
+    "1",
+    "--duration",
+    values.duration,
+    "--warmup",
+    values.warmup,
+    "--no-memory",
+    "--no-save",
+    "--json",
+    json,
+    ...(tree ? ["--tree", tree] : []),
+  ];
+  const status = await new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "null" })
+    .output();
+  if (!status.success) throw new Error(`run.ts failed (${tree ?? "working tree"})`);
+  const results: Results = JSON.parse(await Deno.readTextFile(json));
+  await Deno.remove(json);
+  return results;
+}
+
+const sha = await git("rev-parse", "--short", values.ref);
+const tree = `${ROOT}bench/out/ab-${sha}`;
+// A checkout left by an interrupted run goes first.
+await git("worktree", "remove", "--force", tree).catch(() => {});
+await git("worktree", "prune");
+await git("worktree", "add", "--force", "--detach", tree, sha);
+await Deno.symlink(`${ROOT}node_modules`, `${tree}/node_modules`);
+const started = performance.now();
+/** Per cell: [A, B] runs, pair by pair. */
+const byCell = new Map<string, { a: number[]; b: number[]; aCpu: number[]; bCpu: number[] }>();
+try {
+  for (let pair = 0; pair < pairs; pair++) {
+    // A first in even pairs, B first in odd ones.
+    const order = pair % 2 === 0 ? [tree, undefined] : [undefined, tree];
+    for (const side of order) {
+      const results = await once(side);
+      for (const run of results.runs) {
+        const key = `${run.size}x${run.conns}`;
+        const cell = byCell.get(key) ?? { a: [], b: [], aCpu: [], bCpu: [] };
+        byCell.set(key, cell);
+        const ok = run.errors === 0 ? run.msgPerSec : NaN;
+        const cpu = run.errors === 0 ? run.cpuUsPerMsg ?? NaN : NaN;
+        if (side) {
+          cell.a.push(ok);
+          cell.aCpu.push(cpu);
+        } else {
+          cell.b.push(ok);
+          cell.bCpu.push(cpu);
+        }
+      }
+    }
+    log(`pair ${pair + 1}/${pairs} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  }
+} finally {
+  await git("worktree", "remove", "--force", tree);
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((x, y) => x - y);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const orNull = (value: number): number | null => Number.isNaN(value) ? null : value;
+
+/** Median, range and count above 1 of the per-pair ratios B/A. */
+function summary(a: number[], b: number[], higherIsBetter: boolean): string {
+  const ratios = a.map((x, i) => b[i] / x).filter((r) => Number.isFinite(r));
+  if (ratios.length === 0) return "–";
+  const ahead = ratios.filter((r) => higherIsBetter ? r > 1 : r < 1).length;
+  return `${fmtRatio(median(ratios))} (${fmtRatio(Math.min(...ratios))}–${
+    fmtRatio(Math.max(...ratios))
+  }), B ahead in ${ahead}/${ratios.length}`;
+}
+
+const lines = [
+  `# A/B: ${server}, ${sha} (A) vs working tree (B)`,
+  "",
+  `${pairs} pairs of ${values.duration} s runs after ${values.warmup} s warm-up, alternating.`,
+  "",
+  "| cell | msg/s A | msg/s B | B/A per pair | CPU µs/echo A | CPU µs/echo B | B/A per pair |",
+  "| --- | --- | --- | --- | --- | --- | --- |",
+  ...[...byCell].map(([key, c]) =>
+    `| ${key} | ${median(c.a).toFixed(0)} | ${median(c.b).toFixed(0)} | ${
+      summary(c.a, c.b, true)
+    } | ${fmtCpu(orNull(median(c.aCpu)))} | ${fmtCpu(orNull(median(c.bCpu)))} | ${
+      summary(c.aCpu, c.bCpu, false)
+    } |`
+  ),
+  "",
+];
+console.log(lines.join("\n"));
