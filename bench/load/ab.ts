@@ -19,6 +19,7 @@
 
 import { parseArgs } from "node:util";
 import { fmtCpu, fmtRatio, type Results } from "./report.ts";
+import { SERVERS } from "./servers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const HERE = new URL(".", import.meta.url).pathname;
@@ -38,6 +39,9 @@ if (!values.server || !values.cells) {
   throw new Error('Usage: ab.ts --server "es node:http@node" --cells 65536x256 [--ref HEAD]');
 }
 const server = values.server;
+if (!SERVERS.some((spec) => spec.name === server)) {
+  throw new Error(`No server "${server}"; one of: ${SERVERS.map((s) => s.name).join(", ")}`);
+}
 const pairs = Number(values.pairs);
 
 function log(line: string): void {
@@ -76,9 +80,12 @@ async function once(tree: string | undefined): Promise<Results> {
     json,
     ...(tree ? ["--tree", tree] : []),
   ];
-  const status = await new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "null" })
+  const status = await new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "piped" })
     .output();
-  if (!status.success) throw new Error(`run.ts failed (${tree ?? "working tree"})`);
+  if (!status.success) {
+    const stderr = new TextDecoder().decode(status.stderr).slice(-2000);
+    throw new Error(`run.ts failed (${tree ?? "working tree"}): ${stderr}`);
+  }
   const results: Results = JSON.parse(await Deno.readTextFile(json));
   await Deno.remove(json);
   return results;
