@@ -18,11 +18,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { fmtCpu, fmtRatio, type Results } from "./report.ts";
+import { log, runCells } from "./_run_cells.ts";
+import { fmtCpu, fmtRatio, median } from "./report.ts";
 import { SERVERS } from "./servers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const HERE = new URL(".", import.meta.url).pathname;
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -44,10 +44,6 @@ if (!SERVERS.some((spec) => spec.name === server)) {
 }
 const pairs = Number(values.pairs);
 
-function log(line: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
-}
-
 async function git(...args: string[]): Promise<string> {
   const out = await new Deno.Command("git", { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
     .output();
@@ -55,40 +51,6 @@ async function git(...args: string[]): Promise<string> {
     throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   }
   return new TextDecoder().decode(out.stdout).trim();
-}
-
-/** One run of the server in every cell; `tree` is A's checkout, or none for B. */
-async function once(tree: string | undefined): Promise<Results> {
-  const json = await Deno.makeTempFile({ suffix: ".json" });
-  const args = [
-    "run",
-    "-A",
-    `${HERE}run.ts`,
-    "--servers",
-    server,
-    "--cells",
-    values.cells!,
-    "--reps",
-    "1",
-    "--duration",
-    values.duration,
-    "--warmup",
-    values.warmup,
-    "--no-memory",
-    "--no-save",
-    "--json",
-    json,
-    ...(tree ? ["--tree", tree] : []),
-  ];
-  const status = await new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "piped" })
-    .output();
-  if (!status.success) {
-    const stderr = new TextDecoder().decode(status.stderr).slice(-2000);
-    throw new Error(`run.ts failed (${tree ?? "working tree"}): ${stderr}`);
-  }
-  const results: Results = JSON.parse(await Deno.readTextFile(json));
-  await Deno.remove(json);
-  return results;
 }
 
 const sha = await git("rev-parse", "--short", values.ref);
@@ -106,7 +68,14 @@ try {
     // A first in even pairs, B first in odd ones.
     const order = pair % 2 === 0 ? [tree, undefined] : [undefined, tree];
     for (const side of order) {
-      const results = await once(side);
+      const results = await runCells({
+        servers: [server],
+        cells: values.cells!.split(","),
+        reps: "1",
+        duration: values.duration,
+        warmup: values.warmup,
+        tree: side,
+      });
       for (const run of results.runs) {
         const key = `${run.size}x${run.conns}`;
         const cell = byCell.get(key) ?? { a: [], b: [], aCpu: [], bCpu: [] };
@@ -128,12 +97,9 @@ try {
   await git("worktree", "remove", "--force", tree);
 }
 
-function median(values: number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((x, y) => x - y);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
+/** The median of the runs that measured something (failed runs are `NaN`); `NaN` if none did. */
+const medianOf = (values: number[]): number =>
+  median(values.filter((value) => !Number.isNaN(value)));
 
 const orNull = (value: number): number | null => Number.isNaN(value) ? null : value;
 
@@ -142,7 +108,7 @@ function summary(a: number[], b: number[], higherIsBetter: boolean): string {
   const ratios = a.map((x, i) => b[i] / x).filter((r) => Number.isFinite(r));
   if (ratios.length === 0) return "–";
   const ahead = ratios.filter((r) => higherIsBetter ? r > 1 : r < 1).length;
-  return `${fmtRatio(median(ratios))} (${fmtRatio(Math.min(...ratios))}–${
+  return `${fmtRatio(medianOf(ratios))} (${fmtRatio(Math.min(...ratios))}–${
     fmtRatio(Math.max(...ratios))
   }), B ahead in ${ahead}/${ratios.length}`;
 }
@@ -155,9 +121,9 @@ const lines = [
   "| cell | msg/s A | msg/s B | B/A per pair | CPU µs/echo A | CPU µs/echo B | B/A per pair |",
   "| --- | --- | --- | --- | --- | --- | --- |",
   ...[...byCell].map(([key, c]) =>
-    `| ${key} | ${median(c.a).toFixed(0)} | ${median(c.b).toFixed(0)} | ${
+    `| ${key} | ${medianOf(c.a).toFixed(0)} | ${medianOf(c.b).toFixed(0)} | ${
       summary(c.a, c.b, true)
-    } | ${fmtCpu(orNull(median(c.aCpu)))} | ${fmtCpu(orNull(median(c.bCpu)))} | ${
+    } | ${fmtCpu(orNull(medianOf(c.aCpu)))} | ${fmtCpu(orNull(medianOf(c.bCpu)))} | ${
       summary(c.aCpu, c.bCpu, false)
     } |`
   ),

@@ -16,10 +16,10 @@
  */
 
 import { parseArgs } from "node:util";
+import { log, runCells } from "./_run_cells.ts";
 import { fmtCpu, fmtRatio, fmtSize, medians, type Miss, misses, type Results } from "./report.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const HERE = new URL(".", import.meta.url).pathname;
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -30,10 +30,6 @@ const { values } = parseArgs({
     reps: { type: "string", default: "3" },
   },
 });
-
-function log(line: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
-}
 
 /** The newest `bench/results/<date>.json`. */
 function newestResults(): string {
@@ -69,40 +65,20 @@ const started = performance.now();
 for (const [server, its] of byServer) {
   const references = [...new Set(its.map((miss) => miss.rule.reference))];
   const cells = [...new Set(its.map((miss) => `${miss.size}x${miss.conns}`))];
-  const json = await Deno.makeTempFile({ suffix: ".json" });
   log(`${server} against ${references.join(", ")}: ${cells.join(", ")}`);
-  const status = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${HERE}run.ts`,
-      "--servers",
-      [server, ...references].join(","),
-      "--cells",
-      cells.join(","),
-      "--reps",
-      values.reps,
-      "--duration",
-      values.duration,
-      "--warmup",
-      values.warmup,
-      "--no-memory",
-      "--no-save",
-      "--json",
-      json,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).output();
-  if (!status.success) throw new Error(`run.ts failed for ${server}`);
-  const again: Results = JSON.parse(await Deno.readTextFile(json));
-  await Deno.remove(json);
+  const again = await runCells({
+    servers: [server, ...references],
+    cells,
+    reps: values.reps,
+    duration: values.duration,
+    warmup: values.warmup,
+    progress: true,
+  });
   const cellsAgain = medians(again);
-  const msgPerSec = (name: string, size: number, conns: number): number | undefined =>
-    cellsAgain.get(`${name}|${size}|${conns}`)?.msgPerSec || undefined;
   for (const miss of its) {
-    const value = msgPerSec(server, miss.size, miss.conns);
-    const reference = msgPerSec(miss.rule.reference, miss.size, miss.conns);
+    const cellOf = (name: string) => cellsAgain.get(`${name}|${miss.size}|${miss.conns}`);
+    const value = cellOf(server)?.msgPerSec || undefined;
+    const reference = cellOf(miss.rule.reference)?.msgPerSec || undefined;
     // Each repetition ran both servers back to back: their ratio is one sample.
     const pairs = again.runs
       .filter((run) => run.server === server && run.size === miss.size && run.conns === miss.conns)
@@ -120,9 +96,8 @@ for (const [server, its] of byServer) {
       recheck: value !== undefined && reference !== undefined ? value / reference : undefined,
       low: pairs.length ? Math.min(...pairs) : undefined,
       high: pairs.length ? Math.max(...pairs) : undefined,
-      cpu: cellsAgain.get(`${server}|${miss.size}|${miss.conns}`)?.cpuUsPerMsg ?? null,
-      referenceCpu:
-        cellsAgain.get(`${miss.rule.reference}|${miss.size}|${miss.conns}`)?.cpuUsPerMsg ?? null,
+      cpu: cellOf(server)?.cpuUsPerMsg ?? null,
+      referenceCpu: cellOf(miss.rule.reference)?.cpuUsPerMsg ?? null,
     });
   }
 }

@@ -75,7 +75,13 @@ export interface Cell {
   errors: number;
 }
 
-function median(values: number[]): number {
+/**
+ * The median; `NaN` for no values.
+ *
+ * @param values The values.
+ * @returns Their median.
+ */
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

@@ -23,6 +23,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { log } from "./_run_cells.ts";
 import { type MemoryFigure, renderMarkdown, renderSvg, type Results, type Run } from "./report.ts";
 import { BARE_SERVERS, SERVERS, type ServerSpec } from "./servers.ts";
 
@@ -81,10 +82,6 @@ const INFLIGHT_RULE = "min(16, max(1, ⌊32 MiB / (size × connections)⌋))";
 function timeFor(size: number, conns: number): { duration: number; warmup: number } {
   const heavy = size * conns >= (256 << 20);
   return heavy ? { duration: duration * 2, warmup: warmup * 2 } : { duration, warmup };
-}
-
-function log(line: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
 }
 
 async function version(cmd: string, args: string[]): Promise<string> {
