@@ -27,6 +27,8 @@ export interface CellsRun {
   tree?: string;
   /** Show `run.ts`'s progress lines; otherwise only its errors, on failure. */
   progress?: boolean;
+  /** Extra environment for `run.ts`, which passes it on to every server and the load generator. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -61,6 +63,7 @@ export async function runCells(run: CellsRun): Promise<Results> {
     ];
     const status = await new Deno.Command(Deno.execPath(), {
       args,
+      env: run.env,
       stdout: "null",
       stderr: run.progress ? "inherit" : "piped",
     }).output();

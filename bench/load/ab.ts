@@ -10,6 +10,14 @@
  *
  *   deno task bench:ab --server "es node:http@node" --cells 65536x256
  *     [--ref HEAD] [--pairs 8] [--duration 2] [--warmup 0.5]
+ *     [--malloc-trim 268435456]
+ *
+ * Both sides and the load generator run with glibc's
+ * `MALLOC_TRIM_THRESHOLD_` at `--malloc-trim` bytes (256 MiB by default; `0`
+ * leaves glibc's own). With glibc's default, freed heap goes back to the
+ * kernel and is faulted in again, and whether a server process falls into
+ * that state (5–15 page faults per 64 KiB echo instead of under 1) decides a
+ * run by chance (bench/README.md, "What ws + bufferutil does differently").
  *
  * A is checked out with `git worktree` under `bench/out/` (its
  * `node_modules` linked to this one's) and removed afterwards.
@@ -33,6 +41,7 @@ const { values } = parseArgs({
     pairs: { type: "string", default: "8" },
     duration: { type: "string", default: "2" },
     warmup: { type: "string", default: "0.5" },
+    "malloc-trim": { type: "string", default: String(256 * 1024 * 1024) },
   },
 });
 if (!values.server || !values.cells) {
@@ -43,6 +52,9 @@ if (!SERVERS.some((spec) => spec.name === server)) {
   throw new Error(`No server "${server}"; one of: ${SERVERS.map((s) => s.name).join(", ")}`);
 }
 const pairs = Number(values.pairs);
+const trim = values["malloc-trim"];
+if (!/^\d+$/.test(trim)) throw new Error(`--malloc-trim: ${trim} is not a byte count`);
+const env: Record<string, string> = trim === "0" ? {} : { MALLOC_TRIM_THRESHOLD_: trim };
 
 async function git(...args: string[]): Promise<string> {
   const out = await new Deno.Command("git", { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
@@ -75,6 +87,7 @@ try {
         duration: values.duration,
         warmup: values.warmup,
         tree: side,
+        env,
       });
       for (const run of results.runs) {
         const key = `${run.size}x${run.conns}`;
@@ -116,7 +129,11 @@ function summary(a: number[], b: number[], higherIsBetter: boolean): string {
 const lines = [
   `# A/B: ${server}, ${sha} (A) vs working tree (B)`,
   "",
-  `${pairs} pairs of ${values.duration} s runs after ${values.warmup} s warm-up, alternating.`,
+  `${pairs} pairs of ${values.duration} s runs after ${values.warmup} s warm-up, alternating. ${
+    trim === "0"
+      ? "glibc's default heap trimming."
+      : `Every process with \`MALLOC_TRIM_THRESHOLD_=${trim}\`.`
+  }`,
   "",
   "| cell | msg/s A | msg/s B | B/A per pair | CPU µs/echo A | CPU µs/echo B | B/A per pair |",
   "| --- | --- | --- | --- | --- | --- | --- |",
