@@ -10,7 +10,7 @@
 #   es attr C unmask       unmasking by bufferutil's SIMD C code
 #   es attr all three
 #
-# Usage (from the repository root; Deno on PATH, `npm ci` done):
+# Usage (from the repository root, after `npm ci`):
 #   sh bench/experiments/ws_gap.sh [reps] [duration]
 # Writes bench/results/<date>.ws_gap.md and .json.
 set -eu
@@ -26,7 +26,7 @@ trap 'git -C "$ROOT" worktree remove --force "$TREE"' EXIT
 git -C "$TREE" apply "$ROOT/bench/experiments/ws_gap.patch"
 ln -s "$ROOT/node_modules" "$TREE/node_modules"
 DATE=$(date -u +%Y-%m-%d)
-deno run -A "$TREE/bench/load/run.ts" \
+node "$ROOT/scripts/deno.mjs" run -A "$TREE/bench/load/run.ts" \
   --servers "ws+bufferutil,es node:http@node,es attr zero-fill off,es attr send copy off,es attr C unmask,es attr all three" \
   --cells 65536x16,65536x256,1048576x1,1048576x16,1048576x256 \
   --reps "$REPS" --duration "$DURATION" --warmup 0.5 --no-memory --no-save \
