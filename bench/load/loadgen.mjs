@@ -18,7 +18,8 @@
 // Prints one JSON line: messages/s, MB/s of echoed payload (1 MB = 1e6 B),
 // latency percentiles in µs (send-batch time to receive-chunk time).
 // With --server-pid (Linux), also the server process's CPU time (user +
-// system, from /proc, 10 ms ticks) over the measured window per echo.
+// system, from /proc, 10 ms ticks) over the measured window per echo; always
+// the generator's own CPU time per echo (loadCpuUsPerMsg).
 //
 // --expect same: the server is a bare TCP echo (it answers the upgrade with
 // 101, then sends back every byte as it came), so the bytes expected are the
@@ -342,9 +343,11 @@ async function echoMode() {
   measuring = true;
   const started = performance.now();
   const cpuBefore = serverCpuUs();
+  const ownBefore = process.cpuUsage();
   await new Promise((r) => setTimeout(r, duration));
   measuring = false;
   const cpuAfter = serverCpuUs();
+  const own = process.cpuUsage(ownBefore);
   const seconds = (performance.now() - started) / 1000;
   stopped = true;
   for (const state of states) state.socket.destroy();
@@ -365,6 +368,11 @@ async function echoMode() {
   };
   if (cpuBefore !== undefined && cpuAfter !== undefined && messages > 0) {
     result.serverCpuUsPerMsg = Number(((cpuAfter - cpuBefore) / messages).toFixed(2));
+  }
+  // The generator's own CPU per echo: at equal server CPU per echo, a lower
+  // rate with a busier generator points at what the server sends.
+  if (messages > 0) {
+    result.loadCpuUsPerMsg = Number(((own.user + own.system) / messages).toFixed(2));
   }
   if (firstError) result.firstError = firstError;
   console.log(JSON.stringify(result));

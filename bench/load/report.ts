@@ -23,6 +23,8 @@ export interface Run {
   p99Us: number | null;
   /** The server's CPU time (user + system) per echo in the measured window, in µs. */
   cpuUsPerMsg?: number | null;
+  /** The load generator's own CPU time per echo in the measured window, in µs. */
+  loadCpuUsPerMsg?: number | null;
   errors: number;
   firstError?: string;
 }
@@ -71,6 +73,7 @@ export interface Cell {
   p50Us: number | null;
   p99Us: number | null;
   cpuUsPerMsg: number | null;
+  loadCpuUsPerMsg: number | null;
   runs: number;
   errors: number;
 }
@@ -115,6 +118,7 @@ export function medians(results: Results): Map<string, Cell> {
       p50Us: pick((r) => r.p50Us),
       p99Us: pick((r) => r.p99Us),
       cpuUsPerMsg: pick((r) => r.cpuUsPerMsg ?? null),
+      loadCpuUsPerMsg: pick((r) => r.loadCpuUsPerMsg ?? null),
       runs: runs.length,
       errors: runs.reduce((n, r) => n + (r.errors > 0 ? 1 : 0), 0),
     });
