@@ -633,7 +633,11 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     this.#driver.terminate();
   }
 
-  /** Handler for `open` events. */
+  /**
+   * Handler for `open` events. While no `open` listener was added with
+   * `addEventListener`, it is called directly (not through `dispatchEvent`),
+   * with the same event.
+   */
   get onopen(): Handler<Event> {
     return this.#onopen;
   }
@@ -659,7 +663,10 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     this.#onmessage = typeof handler === "function" ? handler : null;
     this.#handlerChanged("message");
   }
-  /** Handler for `error` events. */
+  /**
+   * Handler for `error` events. While no `error` listener was added with `addEventListener`, it is
+   * called directly (not through `dispatchEvent`), with the same event.
+   */
   get onerror(): Handler<WebSocketErrorEvent> {
     return this.#onerror;
   }
@@ -667,7 +674,10 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     this.#onerror = typeof handler === "function" ? handler : null;
     this.#handlerChanged("error");
   }
-  /** Handler for `close` events. */
+  /**
+   * Handler for `close` events. While no `close` listener was added with `addEventListener`, it is
+   * called directly (not through `dispatchEvent`), with the same event.
+   */
   get onclose(): Handler<WebSocketCloseEvent> {
     return this.#onclose;
   }
@@ -900,8 +910,8 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   ): void {
     const bit = handlerBit(type);
     if (bit !== 0 && listener !== null) {
-      // The handler attribute, if set, was there first. A `message` listener
-      // also turns the direct-call fast path of `onmessage` off for good.
+      // The handler attribute, if set, was there first. The listener also turns
+      // the direct call of that type's attribute (see #emit) off for good.
       this.#register(type);
       this.#listened |= bit;
       if (type === "message") this.#deliverEarly();
