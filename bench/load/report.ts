@@ -90,6 +90,38 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** A geometric mean of ratios with its 95% interval. */
+export interface Interval {
+  /** The geometric mean. */
+  mean: number;
+  /** The interval's bounds (Student's t on the log ratios). */
+  low: number;
+  high: number;
+  /** How many ratios. */
+  n: number;
+}
+
+// Two-sided 95% quantiles of Student's t, by degrees of freedom (index).
+const T95 = [NaN, 12.71, 4.3, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.2, 2.18, 2.16];
+
+/**
+ * The geometric mean of per-pair ratios (server B over A, one per repetition
+ * in which the two ran back to back) with a 95% interval. Log ratios because
+ * ratios multiply: 0.5× and 2× are equally far from 1×.
+ *
+ * @param ratios The ratios (at least two for an interval).
+ * @returns The interval, or `undefined` for fewer than two ratios.
+ */
+export function interval(ratios: number[]): Interval | undefined {
+  const n = ratios.length;
+  if (n < 2) return undefined;
+  const logs = ratios.map(Math.log);
+  const mean = logs.reduce((sum, x) => sum + x, 0) / n;
+  const sd = Math.sqrt(logs.reduce((sum, x) => sum + (x - mean) ** 2, 0) / (n - 1));
+  const half = (T95[n - 1] ?? 2.1) * sd / Math.sqrt(n);
+  return { mean: Math.exp(mean), low: Math.exp(mean - half), high: Math.exp(mean + half), n };
+}
+
 /**
  * Medians per server and cell (runs with errors count as errors, not as figures).
  *
