@@ -773,8 +773,8 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
    * see our event classes beside the runtime's own and go megamorphic for
    * every event the process dispatches, including each message of
    * `Deno.serve`'s WebSockets (bench/README.md: CPU per echo 1.05-1.19x
-   * Deno's own server at 32 B-1 KiB once connections had closed, 0.98-1.11x
-   * without). `target`, `currentTarget`, `srcElement` and `eventPhase` are
+   * Deno's own server at 32 B-1 KiB once connections had closed; 0.98-1.11x
+   * since this path). `target`, `currentTarget`, `srcElement` and `eventPhase` are
    * set on the event as a dispatch would.
    */
   #emit(type: "open" | "error" | "close", event: Event): void {
