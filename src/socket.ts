@@ -792,11 +792,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       srcElement: { value: this },
       eventPhase: { value: 2 }, // AT_TARGET
     });
-    try {
-      handler.call(this, event);
-    } catch (error) {
-      report(error);
-    }
+    callHandler(this, handler, event);
   }
 
   #onMessage(received: Message | ArrayBuffer): void {
@@ -808,7 +804,11 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       // Fast path: `onmessage` is the only consumer; call it without an event dispatch.
       const handler = this.#onmessage;
       if (handler !== null) {
-        callHandler(this, handler, this.#eventData(received));
+        callHandler(
+          this,
+          handler,
+          new SocketMessageEvent(this, this.#eventData(received)) as unknown as MessageEvent,
+        );
         return;
       }
     }
@@ -1100,14 +1100,15 @@ const report: (error: unknown) => void = typeof reportError === "function"
       throw error;
     });
 
-function callHandler(
+/** Calls a handler attribute without a dispatch; what it throws is reported like a listener's. */
+function callHandler<E extends Event>(
   socket: EdgeSocket,
-  handler: (this: EdgeSocket, event: MessageEvent) => unknown,
-  data: unknown,
+  handler: (this: EdgeSocket, event: E) => unknown,
+  event: E,
 ): void {
   try {
     // The result is dropped, as for a dispatched event (see #setHandler).
-    handler.call(socket, new SocketMessageEvent(socket, data) as unknown as MessageEvent);
+    handler.call(socket, event);
   } catch (error) {
     report(error);
   }

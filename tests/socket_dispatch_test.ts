@@ -179,8 +179,11 @@ Deno.test("socket dispatch: a handler attribute alone runs as a listener, with t
   socket.close(1000);
 });
 
-Deno.test("socket dispatch: a throwing onmessage is reported and later messages still arrive", () => {
-  const { socket, events } = openSocket();
+/**
+ * Runs `body` while catching what is reported as an uncaught error (the
+ * global `error` event, as for a throwing listener); returns those errors.
+ */
+function reportedDuring(body: () => void): unknown[] {
   const reported: unknown[] = [];
   const onError = (event: ErrorEvent): void => {
     reported.push(event.error);
@@ -188,18 +191,29 @@ Deno.test("socket dispatch: a throwing onmessage is reported and later messages 
   };
   globalThis.addEventListener("error", onError);
   try {
-    const received: unknown[] = [];
-    const failure = new Error("handler failed");
-    socket.onmessage = (event) => {
-      received.push(event.data);
-      if (event.data === "boom") throw failure;
-    };
-    events.message("boom");
-    events.message("after");
+    body();
+  } finally {
+    globalThis.removeEventListener("error", onError);
+  }
+  return reported;
+}
+
+Deno.test("socket dispatch: a throwing onmessage is reported and later messages still arrive", () => {
+  const { socket, events } = openSocket();
+  const received: unknown[] = [];
+  const failure = new Error("handler failed");
+  try {
+    const reported = reportedDuring(() => {
+      socket.onmessage = (event) => {
+        received.push(event.data);
+        if (event.data === "boom") throw failure;
+      };
+      events.message("boom");
+      events.message("after");
+    });
     assert.deepEqual(received, ["boom", "after"]);
     assert.deepEqual(reported, [failure]);
   } finally {
-    globalThis.removeEventListener("error", onError);
     socket.close(1000);
   }
 });
@@ -421,21 +435,13 @@ Deno.test("socket dispatch: onopen, onerror and onclose alone are called directl
 
 Deno.test("socket dispatch: a throwing onclose is reported like a listener's exception", () => {
   const { socket, events } = openSocket();
-  const reported: unknown[] = [];
-  const onError = (event: ErrorEvent): void => {
-    reported.push(event.error);
-    event.preventDefault();
-  };
-  globalThis.addEventListener("error", onError);
-  try {
-    const failure = new Error("onclose failed");
+  const failure = new Error("onclose failed");
+  const reported = reportedDuring(() => {
     socket.onclose = () => {
       throw failure;
     };
     events.close({ closeCode: 1000, reason: "", wasClean: true });
-    assert.equal(socket.readyState, 3);
-    assert.deepEqual(reported, [failure]);
-  } finally {
-    globalThis.removeEventListener("error", onError);
-  }
+  });
+  assert.equal(socket.readyState, 3);
+  assert.deepEqual(reported, [failure]);
 });
