@@ -12,7 +12,7 @@
  * @module
  */
 
-import { fmtRatio, interval, type Results, type Run } from "./report.ts";
+import { fmtRatio, interval, pairedRuns, type Results } from "./report.ts";
 
 const [file, nameA, nameB] = Deno.args;
 if (!file || !nameA || !nameB) {
@@ -20,18 +20,6 @@ if (!file || !nameA || !nameB) {
   Deno.exit(2);
 }
 const { runs }: Results = JSON.parse(await Deno.readTextFile(file));
-
-/** cell → repetition → the two runs. */
-const cells = new Map<string, Map<number, { a?: Run; b?: Run }>>();
-for (const run of runs) {
-  if (run.errors || (run.server !== nameA && run.server !== nameB)) continue;
-  const key = `${run.size} B × ${run.conns}`;
-  const reps = cells.get(key) ?? new Map<number, { a?: Run; b?: Run }>();
-  cells.set(key, reps);
-  const pair = reps.get(run.rep) ?? {};
-  reps.set(run.rep, pair);
-  pair[run.server === nameA ? "a" : "b"] = run;
-}
 
 function summary(ratios: number[]): string {
   const found = interval(ratios);
@@ -41,10 +29,12 @@ function summary(ratios: number[]): string {
 }
 
 console.log(`${nameB} / ${nameA}, ${file}`);
-for (const [key, reps] of cells) {
-  const pairs = [...reps.values()].filter((pair) => pair.a && pair.b) as { a: Run; b: Run }[];
+for (const [key, pairs] of pairedRuns(runs, nameA, nameB)) {
+  const [size, conns] = key.split("|");
   const rate = pairs.map(({ a, b }) => b.msgPerSec / a.msgPerSec);
   const cpu = pairs.filter(({ a, b }) => a.cpuUsPerMsg && b.cpuUsPerMsg)
     .map(({ a, b }) => b.cpuUsPerMsg! / a.cpuUsPerMsg!);
-  console.log(`${key.padEnd(16)} msg/s ${summary(rate)}   CPU/echo ${summary(cpu)}`);
+  console.log(
+    `${`${size} B × ${conns}`.padEnd(16)} msg/s ${summary(rate)}   CPU/echo ${summary(cpu)}`,
+  );
 }

@@ -26,6 +26,7 @@ import {
   medians,
   type Miss,
   misses,
+  pairedRuns,
   type Results,
 } from "./report.ts";
 
@@ -87,22 +88,15 @@ for (const [server, its] of byServer) {
     progress: true,
   });
   const cellsAgain = medians(again);
+  // Each repetition ran the servers back to back: a pair's ratio is one sample.
+  const pairedWith = new Map(references.map((ref) => [ref, pairedRuns(again.runs, ref, server)]));
   for (const miss of its) {
     const cellOf = (name: string) => cellsAgain.get(`${name}|${miss.size}|${miss.conns}`);
     const value = cellOf(server)?.msgPerSec || undefined;
     const reference = cellOf(miss.rule.reference)?.msgPerSec || undefined;
-    // Each repetition ran both servers back to back: their ratio is one sample.
-    const pairs = again.runs
-      .filter((run) => run.server === server && run.size === miss.size && run.conns === miss.conns)
-      .flatMap((run) => {
-        const other = again.runs.find((r) =>
-          r.server === miss.rule.reference && r.size === miss.size && r.conns === miss.conns &&
-          r.rep === run.rep
-        );
-        return other && other.msgPerSec > 0 && run.errors === 0 && other.errors === 0
-          ? [run.msgPerSec / other.msgPerSec]
-          : [];
-      });
+    const pairs = (pairedWith.get(miss.rule.reference)!.get(`${miss.size}|${miss.conns}`) ?? [])
+      .filter(({ a }) => a.msgPerSec > 0)
+      .map(({ a, b }) => b.msgPerSec / a.msgPerSec);
     rechecked.push({
       ...miss,
       recheck: value !== undefined && reference !== undefined ? value / reference : undefined,

@@ -73,7 +73,6 @@ export interface Cell {
   p50Us: number | null;
   p99Us: number | null;
   cpuUsPerMsg: number | null;
-  loadCpuUsPerMsg: number | null;
   runs: number;
   errors: number;
 }
@@ -88,6 +87,42 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Two servers' runs of one cell and repetition: they ran back to back. */
+export interface Pair {
+  a: Run;
+  b: Run;
+}
+
+/**
+ * The runs of servers A and B that ran back to back (same cell, same
+ * repetition, neither with errors), grouped by cell as `size|conns`.
+ *
+ * @param runs The runs of one `run.ts` results file.
+ * @param nameA Server A.
+ * @param nameB Server B.
+ * @returns Pairs per cell, in repetition order.
+ */
+export function pairedRuns(runs: Run[], nameA: string, nameB: string): Map<string, Pair[]> {
+  const ofA = new Map<string, Run>();
+  for (const run of runs) {
+    if (run.server === nameA && run.errors === 0) {
+      ofA.set(`${run.size}|${run.conns}|${run.rep}`, run);
+    }
+  }
+  const cells = new Map<string, Pair[]>();
+  for (const b of runs) {
+    if (b.server !== nameB || b.errors !== 0) continue;
+    const a = ofA.get(`${b.size}|${b.conns}|${b.rep}`);
+    if (a === undefined) continue;
+    const key = `${b.size}|${b.conns}`;
+    const pairs = cells.get(key) ?? [];
+    cells.set(key, pairs);
+    pairs.push({ a, b });
+  }
+  for (const pairs of cells.values()) pairs.sort((x, y) => x.a.rep - y.a.rep);
+  return cells;
 }
 
 /** A geometric mean of ratios with its 95% interval. */
@@ -150,7 +185,6 @@ export function medians(results: Results): Map<string, Cell> {
       p50Us: pick((r) => r.p50Us),
       p99Us: pick((r) => r.p99Us),
       cpuUsPerMsg: pick((r) => r.cpuUsPerMsg ?? null),
-      loadCpuUsPerMsg: pick((r) => r.loadCpuUsPerMsg ?? null),
       runs: runs.length,
       errors: runs.reduce((n, r) => n + (r.errors > 0 ? 1 : 0), 0),
     });
