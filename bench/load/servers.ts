@@ -140,6 +140,14 @@ export const SERVERS: ServerSpec[] = [
     kind: "ceiling",
     script,
   })),
+  // The same echo holding each whole frame before writing it back.
+  ...(["node", "deno", "bun"] as const).map((runtime): ServerSpec => ({
+    name: `tcp gather node:net@${runtime}`,
+    runtime,
+    kind: "ceiling",
+    script: "tcp_echo_node.mjs",
+    env: { ECHO_GATHER: "1" },
+  })),
 ];
 
 /** Bare TCP servers: accept and read, never answer (memory baseline only). */

@@ -1,0 +1,64 @@
+/**
+ * Reproduces, without a network, the garbage-collection regime that makes a
+ * 64 KiB echo cost more CPU on Deno than on Node (bench/README.md, "Deno: a
+ * mark-compact per few dozen 64 KiB messages"). A pooled server engine is
+ * fed 64 KiB masked frames, each as a fresh 64 KiB chunk plus a 14-byte
+ * one (as a transport hands them over), and echoes every message; `plain`
+ * only allocates and fills the same buffers, with no engine.
+ *
+ *   deno run --v8-flags=--trace-gc bench/experiments/deno_gc_regime.ts [engine|plain] [count]
+ *
+ * Count the lines: `grep -c Mark-Compact`, `grep -c "external memory pressure"`.
+ * The run lands in one of two regimes: young-generation collections for
+ * "external memory pressure" and no mark-compact, or a mark-compact every
+ * few dozen messages started by the global limit. Which one is not
+ * deterministic: `engine` took the second in 2 of 4 runs on 2026-11-24,
+ * `plain` in none of 2.
+ *
+ * @module
+ */
+
+import { releaseOutput, WebSocketEngine } from "../../mod.ts";
+
+const SIZE = 65536;
+const mode = Deno.args[0] ?? "engine";
+const count = Number(Deno.args[1] ?? 40000);
+
+// One client frame: FIN + binary, masked, 64-bit length, key 1 2 3 4.
+const frame = new Uint8Array(SIZE + 14);
+frame[0] = 0x82;
+frame[1] = 0x80 | 127;
+new DataView(frame.buffer).setBigUint64(2, BigInt(SIZE));
+frame.set([1, 2, 3, 4], 10);
+const split = SIZE;
+
+const engine = new WebSocketEngine({ role: "server" }, {
+  text: () => {},
+  binary: (data) => engine.sendBinary(data),
+  close: () => {},
+});
+engine.poolOutput();
+
+const start = performance.now();
+let kept = 0;
+for (let i = 0; i < count; i++) {
+  const first = new Uint8Array(split);
+  first.set(frame.subarray(0, split));
+  const rest = new Uint8Array(frame.length - split);
+  rest.set(frame.subarray(split));
+  if (mode === "engine") {
+    engine.receive(first);
+    engine.receive(rest);
+    for (const out of engine.takeOutput()) {
+      kept += out.length;
+      releaseOutput(out);
+    }
+  } else {
+    const message = new Uint8Array(SIZE);
+    message.set(first.subarray(14));
+    message.set(rest, split - 14);
+    kept += message.length;
+  }
+}
+const micros = (performance.now() - start) * 1000 / count;
+console.error(`${mode}: ${count} messages, ${micros.toFixed(1)} µs each, ${kept} bytes out`);
