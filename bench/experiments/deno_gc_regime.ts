@@ -21,17 +21,15 @@
  */
 
 import { releaseOutput, WebSocketEngine } from "../../mod.ts";
+import { buildFrame } from "../_frames.mjs";
 
 const SIZE = 65536;
 const mode = Deno.args[0] ?? "engine";
 const count = Number(Deno.args[1] ?? 40000);
 
-// One client frame: FIN + binary, masked, 64-bit length, key 1 2 3 4.
-const frame = new Uint8Array(SIZE + 14);
-frame[0] = 0x82;
-frame[1] = 0x80 | 127;
-new DataView(frame.buffer).setBigUint64(2, BigInt(SIZE));
-frame.set([1, 2, 3, 4], 10);
+// One masked client frame (binary, 64-bit length), split after 64 KiB.
+const frame = buildFrame(2, SIZE, true);
+const headerLength = frame.length - SIZE;
 const split = SIZE;
 
 const engine = new WebSocketEngine({ role: "server" }, {
@@ -59,8 +57,8 @@ for (let i = 0; i < count; i++) {
     // `plain-gc`: one full collection early on, as any long-lived process has.
     if (i === 1000 && mode === "plain-gc") (globalThis as { gc?: () => void }).gc?.();
     const message = new Uint8Array(SIZE);
-    message.set(first.subarray(14));
-    message.set(rest, split - 14);
+    message.set(first.subarray(headerLength));
+    message.set(rest, split - headerLength);
     kept += message.length;
   }
 }
