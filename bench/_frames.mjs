@@ -18,6 +18,35 @@ export const MASK_KEY = Object.freeze([0x37, 0x7a, 0x21, 0x3d]);
 export const CHUNK_SIZE = 64 * 1024;
 
 /**
+ * The header of a final frame (RFC 6455 §5.2): minimal length encoding, then
+ * the masking key when one is given (client to server).
+ *
+ * @param {number} opcode 1 (text) or 2 (binary).
+ * @param {number} payloadLength Payload bytes (below 2^53).
+ * @param {ArrayLike<number>} [maskKey] The 4-byte masking key, if masked.
+ * @returns {Uint8Array} The header bytes.
+ */
+export function frameHeader(opcode, payloadLength, maskKey) {
+  const lengthBytes = payloadLength < 126 ? 0 : payloadLength < 65536 ? 2 : 8;
+  const header = new Uint8Array(2 + lengthBytes + (maskKey ? 4 : 0));
+  header[0] = 0x80 | opcode;
+  const maskBit = maskKey ? 0x80 : 0;
+  if (lengthBytes === 0) header[1] = maskBit | payloadLength;
+  else if (lengthBytes === 2) {
+    header[1] = maskBit | 126;
+    header[2] = payloadLength >>> 8;
+    header[3] = payloadLength & 0xff;
+  } else {
+    header[1] = maskBit | 127;
+    const view = new DataView(header.buffer);
+    view.setUint32(2, Math.floor(payloadLength / 2 ** 32));
+    view.setUint32(6, payloadLength >>> 0);
+  }
+  if (maskKey) header.set(maskKey, header.length - 4);
+  return header;
+}
+
+/**
  * Builds one frame with an ASCII payload.
  *
  * @param {number} opcode 1 (text) or 2 (binary).
@@ -26,26 +55,10 @@ export const CHUNK_SIZE = 64 * 1024;
  * @returns {Uint8Array} The frame.
  */
 export function buildFrame(opcode, payloadLength, masked) {
-  const lengthBytes = payloadLength < 126 ? 0 : payloadLength < 65536 ? 2 : 8;
-  const headerLength = 2 + lengthBytes + (masked ? 4 : 0);
-  const frame = new Uint8Array(headerLength + payloadLength);
-  frame[0] = 0x80 | opcode;
-  const maskBit = masked ? 0x80 : 0;
-  if (lengthBytes === 0) frame[1] = maskBit | payloadLength;
-  else if (lengthBytes === 2) {
-    frame[1] = maskBit | 126;
-    frame[2] = payloadLength >>> 8;
-    frame[3] = payloadLength & 0xff;
-  } else {
-    frame[1] = maskBit | 127;
-    // Payloads here stay below 2^32: the high 4 length bytes are 0.
-    frame[6] = payloadLength >>> 24;
-    frame[7] = (payloadLength >>> 16) & 0xff;
-    frame[8] = (payloadLength >>> 8) & 0xff;
-    frame[9] = payloadLength & 0xff;
-  }
-  const start = headerLength;
-  if (masked) frame.set(MASK_KEY, start - 4);
+  const header = frameHeader(opcode, payloadLength, masked ? MASK_KEY : undefined);
+  const start = header.length;
+  const frame = new Uint8Array(start + payloadLength);
+  frame.set(header);
   for (let i = 0; i < payloadLength; i++) {
     const byte = 0x61 + (i % 26);
     frame[start + i] = masked ? byte ^ MASK_KEY[i & 3] : byte;

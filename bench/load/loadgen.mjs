@@ -33,6 +33,7 @@ import process from "node:process";
 import { randomFillSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { frameHeader } from "../_frames.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -85,29 +86,17 @@ function fail(message) {
 
 /** A client frame: FIN + binary, masked (RFC 6455 §5.2, §5.3). */
 function maskedFrame(payload, maskKey) {
-  const header = frameHeader(payload.length, true);
-  const frame = Buffer.allocUnsafe(header.length + 4 + payload.length);
-  header.copy(frame, 0);
-  maskKey.copy(frame, header.length);
-  const start = header.length + 4;
+  const header = frameHeader(2, payload.length, maskKey);
+  const frame = Buffer.allocUnsafe(header.length + payload.length);
+  frame.set(header);
+  const start = header.length;
   for (let i = 0; i < payload.length; i++) frame[start + i] = payload[i] ^ maskKey[i & 3];
   return frame;
 }
 
 /** The server's reply: same payload, unmasked, minimal length encoding (§5.2). */
 function echoFrame(payload) {
-  return Buffer.concat([frameHeader(payload.length, false), payload]);
-}
-
-function frameHeader(length, masked) {
-  const m = masked ? 0x80 : 0;
-  if (length < 126) return Buffer.from([0x82, m | length]);
-  if (length < 65536) return Buffer.from([0x82, m | 126, length >> 8, length & 255]);
-  const h = Buffer.alloc(10);
-  h[0] = 0x82;
-  h[1] = m | 127;
-  h.writeBigUInt64BE(BigInt(length), 2);
-  return h;
+  return Buffer.concat([frameHeader(2, payload.length), payload]);
 }
 
 function upgradeRequest(index) {
