@@ -29,8 +29,7 @@ import { parseArgs } from "node:util";
 import { log, runCells } from "./_run_cells.ts";
 import { fmtCpu, fmtRatio, median } from "./report.ts";
 import { SERVERS } from "./servers.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
+import { checkout } from "./_worktree.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -56,22 +55,9 @@ const trim = values["malloc-trim"];
 if (!/^\d+$/.test(trim)) throw new Error(`--malloc-trim: ${trim} is not a byte count`);
 const env: Record<string, string> = trim === "0" ? {} : { MALLOC_TRIM_THRESHOLD_: trim };
 
-async function git(...args: string[]): Promise<string> {
-  const out = await new Deno.Command("git", { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) {
-    throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
-const sha = await git("rev-parse", "--short", values.ref);
-const tree = `${ROOT}bench/out/ab-${sha}`;
-// A checkout left by an interrupted run goes first.
-await git("worktree", "remove", "--force", tree).catch(() => {});
-await git("worktree", "prune");
-await git("worktree", "add", "--force", "--detach", tree, sha);
-await Deno.symlink(`${ROOT}node_modules`, `${tree}/node_modules`);
+const worktree = await checkout(values.ref, "ab");
+const { sha } = worktree;
+const tree = worktree.path;
 const started = performance.now();
 /** Per cell: [A, B] runs, pair by pair. */
 const byCell = new Map<string, { a: number[]; b: number[]; aCpu: number[]; bCpu: number[] }>();
@@ -107,7 +93,7 @@ try {
     log(`pair ${pair + 1}/${pairs} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
   }
 } finally {
-  await git("worktree", "remove", "--force", tree);
+  await worktree.remove();
 }
 
 /** The median of the runs that measured something (failed runs are `NaN`); `NaN` if none did. */
