@@ -42,6 +42,14 @@ export interface ServerSpec {
   ceiling?: string;
 }
 
+/** The bare TCP echoes: each socket API a codec-backed server runs on, on each runtime. */
+const BARE_ECHOES: { runtime: Runtime; api: "node:net" | "Deno.listen"; script: string }[] = [
+  { runtime: "node", api: "node:net", script: "tcp_echo_node.mjs" },
+  { runtime: "deno", api: "node:net", script: "tcp_echo_node.mjs" },
+  { runtime: "bun", api: "node:net", script: "tcp_echo_node.mjs" },
+  { runtime: "deno", api: "Deno.listen", script: "tcp_echo_deno.ts" },
+];
+
 /** The matrix's servers, in table order. */
 export const SERVERS: ServerSpec[] = [
   {
@@ -129,23 +137,18 @@ export const SERVERS: ServerSpec[] = [
     wraps: "bun native",
     bare: "tcp Bun.listen",
   },
-  ...[
-    { runtime: "node", api: "node:net", script: "tcp_echo_node.mjs" },
-    { runtime: "deno", api: "node:net", script: "tcp_echo_node.mjs" },
-    { runtime: "bun", api: "node:net", script: "tcp_echo_node.mjs" },
-    { runtime: "deno", api: "Deno.listen", script: "tcp_echo_deno.ts" },
-  ].map(({ runtime, api, script }): ServerSpec => ({
-    name: api === "node:net" ? `tcp echo node:net@${runtime}` : `tcp echo ${api}`,
-    runtime: runtime as Runtime,
+  ...BARE_ECHOES.map(({ runtime, api, script }): ServerSpec => ({
+    name: `tcp echo ${api === "node:net" ? `node:net@${runtime}` : api}`,
+    runtime,
     kind: "ceiling",
     script,
   })),
-  // The same echo holding each whole frame before writing it back.
-  ...(["node", "deno", "bun"] as const).map((runtime): ServerSpec => ({
-    name: `tcp gather node:net@${runtime}`,
+  // The same echoes holding each whole frame before writing it back.
+  ...BARE_ECHOES.map(({ runtime, api, script }): ServerSpec => ({
+    name: `tcp gather ${api === "node:net" ? `node:net@${runtime}` : api}`,
     runtime,
     kind: "ceiling",
-    script: "tcp_echo_node.mjs",
+    script,
     env: { ECHO_GATHER: "1" },
   })),
 ];

@@ -6,10 +6,21 @@
  * transport ceiling for the echo matrix (the load generator runs with
  * `--expect same`). Prints `LISTENING <port>`.
  *
+ * With `ECHO_GATHER=1` it holds each frame until the whole frame has
+ * arrived, then writes it back in one `conn.write` (no copy, no unmasking):
+ * the ceiling for a server that must hold a whole message before answering
+ * it, as every WebSocket server must. It reads as the codec-backed `listen`
+ * adapter does after a large frame, the next header alone and then the
+ * payload straight into place, but into one buffer per connection that grows
+ * to the largest frame, where the adapter allocates each message.
+ *
  * @module
  */
 
 const SWITCHING = new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\n\r\n");
+const GATHER = Deno.env.get("ECHO_GATHER") === "1";
+/** The longest frame header: 2 bytes, an 8-byte length, a 4-byte masking key (RFC 6455 §5.2). */
+const MAX_HEADER = 14;
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
@@ -36,15 +47,67 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
     const end = headEnd(buffer, filled);
     if (end !== -1) {
       await writeAll(conn, SWITCHING);
-      if (filled > end) await writeAll(conn, buffer.subarray(end, filled));
+      // Frame bytes that came with the request.
+      buffer.copyWithin(0, end, filled);
+      filled -= end;
       break;
     }
     if (filled === buffer.length) return;
   }
+  if (GATHER) await gather(conn, buffer, filled);
+  else {
+    if (filled > 0) await writeAll(conn, buffer.subarray(0, filled));
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) return;
+      await writeAll(conn, buffer.subarray(0, n));
+    }
+  }
+}
+
+/**
+ * Echoes whole frames: reads a header (at most {@linkcode MAX_HEADER} bytes
+ * at once), then exactly the rest of its frame, then writes the frame back.
+ * `buffer` starts with `filled` bytes already read.
+ */
+async function gather(conn: Deno.Conn, buffer: Uint8Array, filled: number): Promise<void> {
   for (;;) {
-    const n = await conn.read(buffer);
-    if (n === null) return;
-    await writeAll(conn, buffer.subarray(0, n));
+    let headerLength = 2;
+    let frameEnd = -1;
+    while (frameEnd === -1) {
+      while (filled < headerLength) {
+        const n = await conn.read(buffer.subarray(filled, Math.max(headerLength, MAX_HEADER)));
+        if (n === null) return;
+        filled += n;
+      }
+      const len7 = buffer[1] & 127;
+      const extra = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+      const needed = 2 + extra + (buffer[1] & 128 ? 4 : 0);
+      if (filled < needed) {
+        headerLength = needed;
+        continue;
+      }
+      let length = len7;
+      if (extra > 0) {
+        length = 0;
+        for (let i = 0; i < extra; i++) length = length * 256 + buffer[2 + i];
+      }
+      frameEnd = needed + length;
+    }
+    if (frameEnd > buffer.length) {
+      const grown = new Uint8Array(Math.max(frameEnd, buffer.length * 2));
+      grown.set(buffer.subarray(0, filled));
+      buffer = grown;
+    }
+    while (filled < frameEnd) {
+      const n = await conn.read(buffer.subarray(filled, frameEnd));
+      if (n === null) return;
+      filled += n;
+    }
+    await writeAll(conn, buffer.subarray(0, frameEnd));
+    // A header read can take the start of the next frame when this one is shorter than a header.
+    buffer.copyWithin(0, frameEnd, filled);
+    filled -= frameEnd;
   }
 }
 
