@@ -33,6 +33,7 @@ export {
   type EngineOptions,
   ReadyState,
   releaseOutput,
+  REUSE_MIN,
   type SendFrameOptions,
   WebSocketEngine,
 } from "./src/engine.ts";

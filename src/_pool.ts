@@ -1,9 +1,12 @@
 /**
  * Output buffers shared by every connection in the process, handed back
- * once their bytes are written. A fresh `Uint8Array` is zero-filled and its
- * pages are cold; at 64 KiB per message that costs more than the copy into
- * it (bench/README.md). Only transports that promise a write has released
- * its bytes when it resolves (see `DirectTransport.write`) use the pool.
+ * once their bytes are written; also the receive buffers of large text
+ * messages (decoded, then handed back) and, with `reuseMessageBuffers`, of
+ * large binary ones (handed back when the message handlers return). A fresh
+ * `Uint8Array` is zero-filled and its pages are cold; at 64 KiB per message
+ * that costs more than the copy into it (bench/README.md). For output, only
+ * transports that promise a write has released its bytes when it resolves
+ * (see `DirectTransport.write`) use the pool.
  *
  * Bounded by bytes: at most {@linkcode OutputPoolOptions.maxIdleBytes} idle
  * in all (32 MiB by default); buffers above 4 MiB are never pooled. An
@@ -75,6 +78,21 @@ export function giveBack(view: Uint8Array): void {
   idleBytes += size;
 }
 
+/**
+ * Like {@linkcode giveBack}, for a buffer that was moved out of `taken` with
+ * `ArrayBuffer.prototype.transfer` (so that views of `taken` are detached):
+ * the pool keeps `moved` in its place.
+ *
+ * @param taken The buffer `takeBuffer` handed out, now detached.
+ * @param moved The buffer that holds its memory now.
+ */
+export function giveBackMoved(taken: ArrayBuffer, moved: ArrayBuffer): void {
+  if (made.get(taken) !== false) return;
+  made.delete(taken);
+  made.set(moved, false);
+  giveBack(new Uint8Array(moved));
+}
+
 /** Process-wide settings of the output buffer pool. */
 export interface OutputPoolOptions {
   /**
@@ -89,7 +107,9 @@ export interface OutputPoolOptions {
  * Sets the bounds of the output buffer pool that codec-backed sockets on a
  * direct transport (node:http, `Deno.listen`) share: after a burst of large
  * messages, up to `maxIdleBytes` of their frame buffers stay for the next
- * burst instead of being allocated (zero-filled) again. Lowering the bound
+ * burst instead of being allocated (zero-filled) again. Every codec-backed
+ * socket also receives large text messages (and, with `reuseMessageBuffers`,
+ * large binary ones) into buffers of this pool. Lowering the bound
  * lets go of the idle buffers over it at once.
  *
  * @param options The bounds; a field left out returns to its default.

@@ -132,6 +132,17 @@ export interface ConnectionOptions {
   closeTimeout?: number;
   /** Fills a buffer with random bytes, for masking keys. Default `crypto.getRandomValues`. */
   random?: (bytes: Uint8Array) => void;
+  /**
+   * Receive binary messages of 16 KiB and more into buffers that are reused
+   * once the message handlers return, instead of a fresh buffer per message:
+   * `event.data` (with `binaryType` `"uint8array"`, or `"arraybuffer"`) is
+   * then valid only until the `message` listeners and `onmessage` return, and
+   * a handler that keeps the bytes must copy them (`send()` copies). Messages
+   * read through `readable` or `for await` are copies, valid for good.
+   * Saves an allocation per large message, and with it most of the garbage
+   * collection a large-message server does. Default `false`.
+   */
+  reuseMessageBuffers?: boolean;
 }
 
 /** How the opening handshake ended, for {@linkcode createCodecDriver}. */
@@ -227,6 +238,7 @@ export class CodecDriver implements SocketDriver {
       maxFragments: init.maxFragments,
       random: init.random,
       connecting: true,
+      reuseMessageBuffers: init.reuseMessageBuffers,
     }, this.#hooks);
   }
 
@@ -242,8 +254,8 @@ export class CodecDriver implements SocketDriver {
     text(data: string): void {
       this.#driver.#received(data);
     }
-    binary(data: Uint8Array): void {
-      this.#driver.#received(data);
+    binary(data: Uint8Array, borrowed?: boolean): void {
+      this.#driver.#received(data, borrowed);
     }
     compressed(opcode: 1 | 2, data: Uint8Array): void {
       this.#driver.#inflate(opcode, data);
@@ -267,9 +279,10 @@ export class CodecDriver implements SocketDriver {
     }
   };
 
-  #received(data: string | Uint8Array): void {
-    if (this.#inbox === undefined) this.#events.message(data);
-    else this.#enqueue(data);
+  #received(data: string | Uint8Array, borrowed?: boolean): void {
+    if (this.#inbox === undefined) this.#events.message(data, borrowed);
+    // Delivered later: a borrowed buffer is the engine's again by then.
+    else this.#enqueue(borrowed ? (data as Uint8Array).slice() : data);
   }
 
   /** Bytes queued or being written. */

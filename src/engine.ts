@@ -10,7 +10,7 @@ import { decodeClosePayload, encodeClosePayload } from "./close.ts";
 import { WebSocketError } from "./errors.ts";
 import { encodeFrameHeader, frameHeaderLength, Opcode, readLength64 } from "./frame.ts";
 import { mask, maskWith } from "./mask.ts";
-import { giveBack, takeBuffer } from "./_pool.ts";
+import { giveBack, giveBackMoved, takeBuffer } from "./_pool.ts";
 
 /** Connection states (RFC 6455 §4, §7; WHATWG `readyState` values). */
 export const ReadyState = {
@@ -41,8 +41,12 @@ export interface CloseInfo {
 export interface EngineHandler {
   /** A complete, valid text message. */
   text(data: string): void;
-  /** A complete binary message. */
-  binary(data: Uint8Array): void;
+  /**
+   * A complete binary message. With `borrowed` (see
+   * {@linkcode EngineOptions.reuseMessageBuffers}) `data` is valid only
+   * during this call: the engine takes its buffer back afterwards.
+   */
+  binary(data: Uint8Array, borrowed?: boolean): void;
   /**
    * A complete message whose first frame had RSV1 set (RFC 7692 §6), passed
    * on still compressed; only called when `compression` is enabled.
@@ -74,7 +78,23 @@ export interface EngineOptions {
   random?: (bytes: Uint8Array) => void;
   /** Starts in CONNECTING instead of OPEN; call {@linkcode WebSocketEngine.open} later. */
   connecting?: boolean;
+  /**
+   * Receives unfragmented, uncompressed binary messages of at least
+   * {@linkcode REUSE_MIN} bytes into buffers from the process-wide pool and
+   * takes each back once {@linkcode EngineHandler.binary} returns (which
+   * then gets `borrowed`), instead of a fresh buffer per message. Default
+   * `false`. Large text payloads always use the pool: they are decoded
+   * before the handler sees anything.
+   */
+  reuseMessageBuffers?: boolean;
 }
+
+/**
+ * Payloads from this size on can come from the buffer pool
+ * ({@linkcode EngineOptions.reuseMessageBuffers}); smaller ones are cheap to
+ * allocate.
+ */
+export const REUSE_MIN = 16 * 1024;
 
 /** Options for sending one frame with {@linkcode WebSocketEngine.sendFrame}. */
 export interface SendFrameOptions {
@@ -105,6 +125,9 @@ const encoder = new TextEncoder();
 /** Decodes whole (unfragmented) text messages; stateless, so shared by every engine. */
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
+/** `ArrayBuffer.prototype.transfer` (ES2024): Deno, Bun, Node 21+; not Node 20. */
+const canTransfer = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer ===
+  "function";
 /** More pending chunks than this and a partial payload is assembled as it arrives. */
 const MAX_PENDING_CHUNKS = 16;
 /** Output below this size is coalesced into one buffer per flush. */
@@ -204,6 +227,10 @@ export class WebSocketEngine {
   #outKey: Uint8Array = EMPTY; // clients only, set in the constructor
   /** takeOutput() hands out pooled buffers (see {@linkcode WebSocketEngine.poolOutput}). */
   #pooled = false;
+  /** {@linkcode EngineOptions.reuseMessageBuffers}. */
+  #reuseBinary: boolean;
+  /** The payload being received came from the pool (see {@linkcode #payloadBuffer}). */
+  #payloadPooled = false;
 
   /**
    * Creates an engine.
@@ -220,6 +247,7 @@ export class WebSocketEngine {
     this.#compression = options.compression ?? false;
     this.#random = options.random ?? secureRandom;
     this.#state = options.connecting ? ReadyState.CONNECTING : ReadyState.OPEN;
+    this.#reuseBinary = options.reuseMessageBuffers ?? false;
     if (!this.#server) this.#outKey = new Uint8Array(4);
   }
 
@@ -298,7 +326,7 @@ export class WebSocketEngine {
     let partial = this.#partial;
     if (partial === undefined) {
       if (this.#payloadLength - this.#buffered < minimum) return undefined;
-      partial = this.#partial = new Uint8Array(this.#payloadLength);
+      partial = this.#partial = this.#payloadBuffer(this.#payloadLength);
       this.#partialFilled = this.#consumeInto(partial, 0);
     } else if (partial.length - this.#partialFilled < minimum) {
       return undefined;
@@ -373,7 +401,7 @@ export class WebSocketEngine {
           // A payload trickling in as many small chunks is assembled as it comes, so
           // memory stays near the payload size instead of one object per chunk.
           if (this.#chunks.length > MAX_PENDING_CHUNKS) {
-            this.#partial = new Uint8Array(this.#payloadLength);
+            this.#partial = this.#payloadBuffer(this.#payloadLength);
             this.#partialFilled = this.#consumeInto(this.#partial, 0);
           }
           return;
@@ -550,9 +578,24 @@ export class WebSocketEngine {
       this.#skip(length);
       return view;
     }
-    const out = new Uint8Array(length);
+    const out = this.#payloadBuffer(length);
     this.#consumeInto(out, 0);
     return out;
+  }
+
+  /**
+   * A buffer for the payload of the frame being received. From the pool
+   * when nothing will hold it after {@linkcode #frame}: a large text payload
+   * (decoded there, compressed ones excepted: they are inflated later), or
+   * with `reuseMessageBuffers` a large unfragmented uncompressed binary one.
+   * Its bytes are not zeroed: every one is written before it is read.
+   */
+  #payloadBuffer(length: number): Uint8Array {
+    const pooled = length >= REUSE_MIN && !this.#messageCompressed &&
+      (this.#messageOpcode === Opcode.Text ||
+        (this.#reuseBinary && this.#opcode === Opcode.Binary && this.#fin));
+    this.#payloadPooled = pooled;
+    return pooled ? takeBuffer(length) : new Uint8Array(length);
   }
 
   /**
@@ -585,6 +628,9 @@ export class WebSocketEngine {
   }
 
   #frame(payload: Uint8Array): void {
+    // Set by #payloadBuffer for this payload (a view of a read chunk is not pooled).
+    const pooled = this.#payloadPooled;
+    this.#payloadPooled = false;
     const opcode = this.#opcode;
     if (opcode >= Opcode.Close) {
       this.#control(opcode, payload);
@@ -612,6 +658,7 @@ export class WebSocketEngine {
           });
         }
       }
+      if (pooled) giveBack(payload);
       const textParts = this.#textParts;
       if (!this.#fin) {
         if (textParts === undefined) this.#textParts = [text];
@@ -643,7 +690,18 @@ export class WebSocketEngine {
     const compressed = this.#messageCompressed;
     this.#endMessage();
     if (compressed) this.#handler.compressed?.(messageOpcode, data);
-    else this.#handler.binary(data);
+    else if (!pooled) this.#handler.binary(data);
+    else {
+      try {
+        this.#handler.binary(data, true);
+      } finally {
+        // Detach what the handler saw, where the runtime can: a view it kept by
+        // mistake reads as empty instead of as later messages.
+        const buffer = data.buffer as ArrayBuffer;
+        if (canTransfer) giveBackMoved(buffer, buffer.transfer());
+        else giveBack(data);
+      }
+    }
   }
 
   #endMessage(): void {

@@ -46,8 +46,10 @@ export interface SocketEvents {
    * A complete message arrived. A driver whose runtime hands binary messages
    * over as `ArrayBuffer`s it gives away may pass them as they are: with
    * `binaryType` `"arraybuffer"` they reach `event.data` without a view.
+   * `borrowed`: `data` is valid only during this call (see
+   * `ConnectionOptions.reuseMessageBuffers`); what the socket keeps, it copies.
    */
-  message(data: Message | ArrayBuffer): void;
+  message(data: Message | ArrayBuffer, borrowed?: boolean): void;
   /** A Pong arrived. */
   pong(payload: Uint8Array): void;
   /** The connection failed; `close` follows. */
@@ -384,8 +386,8 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     open(protocol: string, extensions: string): void {
       this.#socket.#onOpen(protocol, extensions);
     }
-    message(data: Message | ArrayBuffer): void {
-      this.#socket.#onMessage(data);
+    message(data: Message | ArrayBuffer, borrowed?: boolean): void {
+      this.#socket.#onMessage(data, borrowed);
     }
     pong(payload: Uint8Array): void {
       this.#socket.#onPong(payload);
@@ -795,7 +797,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     callHandler(this, handler, event);
   }
 
-  #onMessage(received: Message | ArrayBuffer): void {
+  #onMessage(received: Message | ArrayBuffer, borrowed?: boolean): void {
     if (this.#openTimer !== undefined) this.#dispatchOpen();
     this.#armIdle();
     const controller = this.#controller;
@@ -815,7 +817,8 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     const data = received instanceof ArrayBuffer ? new Uint8Array(received) : received;
     const listening = listened || this.#onmessage !== null;
     if (controller) {
-      controller.enqueue(data);
+      // Kept past this call: a borrowed buffer goes back to the driver when it returns.
+      controller.enqueue(borrowed ? (data as Uint8Array).slice() : data);
       if ((controller.desiredSize ?? 1) <= 0) this.#driver.setReading(false);
     } else if (!listening && this.#readable === undefined) {
       // Nobody consumes messages yet: keep them (up to the high-water mark, then stop
@@ -823,7 +826,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       // cannot stop reading: past the mark its messages are dropped, never hoarded.
       const early = this.#early ??= [];
       if (early.length < this.#readableHighWaterMark || this.#driver.capabilities.backpressure) {
-        early.push(data);
+        early.push(borrowed ? (data as Uint8Array).slice() : data);
       }
       if (early.length >= this.#readableHighWaterMark) this.#driver.setReading(false);
     }

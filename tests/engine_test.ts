@@ -5,7 +5,8 @@ import {
   DEFAULT_LIMITS,
   type EngineOptions,
   ReadyState,
-  type WebSocketEngine,
+  REUSE_MIN,
+  WebSocketEngine,
 } from "../src/engine.ts";
 import { WebSocketError, type WebSocketErrorCode } from "../src/errors.ts";
 import { Opcode } from "../src/frame.ts";
@@ -1283,4 +1284,114 @@ Deno.test("RFC 6455 §5.3: a pooled client's masked frames round-trip through a 
     { type: "close", closeCode: 1000, reason: "done", wasClean: true },
   ]);
   assert.equal(server.errors.length + client.errors.length, 0);
+});
+
+// ---------------------------------------------------------------------------
+// Reused receive buffers (reuseMessageBuffers, and large text always)
+
+/** `ArrayBuffer.prototype.transfer`: where it exists, borrowed buffers are detached after use. */
+const canTransfer = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer ===
+  "function";
+
+interface Delivery {
+  /** The bytes as they were during the call. */
+  bytes: Uint8Array;
+  borrowed: boolean | undefined;
+  /** The handler's view, as it is after the call. */
+  view: Uint8Array;
+}
+
+/** A server engine whose handler notes each binary message, and the text ones. */
+function deliveries(options: Partial<EngineOptions> = {}) {
+  const binaries: Delivery[] = [];
+  const texts: string[] = [];
+  const engine = new WebSocketEngine({ role: "server", ...options }, {
+    text: (data) => texts.push(data),
+    binary: (view, borrowed) => binaries.push({ bytes: view.slice(), borrowed, view }),
+    close: () => {},
+  });
+  return { engine, binaries, texts };
+}
+
+/** `count` distinct payloads of `size` bytes. */
+function payloads(count: number, size: number): Uint8Array[] {
+  return Array.from(
+    { length: count },
+    (_, n) => new Uint8Array(size).map((_, i) => (i * 7 + n) & 0xff),
+  );
+}
+
+/** Feeds each frame in two chunks, cut mid-payload, so the engine assembles it in a buffer. */
+function feedCut(engine: WebSocketEngine, frames: Uint8Array[]): void {
+  for (const bytes of frames) feed(engine, bytes, [bytes.length >> 1]);
+}
+
+Deno.test("engine: reuseMessageBuffers lends large binary messages for the handler's call only", () => {
+  drainPool();
+  const { engine, binaries } = deliveries({ reuseMessageBuffers: true });
+  const sent = payloads(3, REUSE_MIN + 100);
+  feedCut(engine, sent.map((payload) => peer("server", Opcode.Binary, payload)));
+  assert.equal(binaries.length, 3);
+  binaries.forEach(({ bytes, borrowed, view }, i) => {
+    assertSameBytes(bytes, sent[i], `message ${i}`);
+    assert.equal(borrowed, true, `message ${i} is lent`);
+    if (canTransfer) {
+      assert.equal(view.byteLength, 0, `message ${i}'s view is detached after the call`);
+    }
+  });
+  if (!canTransfer) {
+    // Without transfer (Node 20) the buffer is simply reused: the first view now
+    // shows a later message.
+    assertSameBytes(binaries[0].view, sent[2], "the reused buffer");
+  }
+});
+
+Deno.test("engine: without reuseMessageBuffers binary messages are the handler's to keep", () => {
+  const { engine, binaries } = deliveries();
+  const sent = payloads(3, REUSE_MIN + 100);
+  feedCut(engine, sent.map((payload) => peer("server", Opcode.Binary, payload)));
+  binaries.forEach(({ borrowed, view }, i) => {
+    assert.equal(borrowed, undefined);
+    assertSameBytes(view, sent[i], `message ${i}, after the call`);
+  });
+});
+
+Deno.test("engine: reuseMessageBuffers lends neither small nor fragmented binary messages", () => {
+  const { engine, binaries } = deliveries({ reuseMessageBuffers: true });
+  const [small] = payloads(1, REUSE_MIN - 1);
+  const [first, second] = payloads(2, REUSE_MIN + 1);
+  feedCut(engine, [
+    peer("server", Opcode.Binary, small),
+    peer("server", Opcode.Binary, first, { fin: false }),
+    peer("server", Opcode.Continuation, second),
+  ]);
+  assert.equal(binaries.length, 2);
+  assert.equal(binaries[0].borrowed, undefined);
+  assertSameBytes(binaries[0].view, small, "small, after the call");
+  assert.equal(binaries[1].borrowed, undefined);
+  assertSameBytes(binaries[1].view, concatBytes(first, second), "fragmented, after the call");
+});
+
+Deno.test("engine: large text messages decode right through reused buffers, whole and fragmented", () => {
+  for (const reuseMessageBuffers of [false, true]) {
+    drainPool();
+    const { engine, texts } = deliveries({ reuseMessageBuffers });
+    const expected: string[] = [];
+    const frames: Uint8Array[] = [];
+    for (let n = 0; n < 3; n++) {
+      const whole = `${n}:` + "é€x".repeat(REUSE_MIN / 2);
+      expected.push(whole);
+      frames.push(peer("server", Opcode.Text, whole));
+      // Fragments cut inside a multi-byte character: the decoder carries it across.
+      const bytes = utf8(`${n}/` + "€".repeat(REUSE_MIN));
+      const cut = REUSE_MIN * 2 + 1;
+      expected.push(new TextDecoder().decode(bytes));
+      frames.push(
+        peer("server", Opcode.Text, bytes.subarray(0, cut), { fin: false }),
+        peer("server", Opcode.Continuation, bytes.subarray(cut)),
+      );
+    }
+    feedCut(engine, frames);
+    assert.deepEqual(texts, expected, `reuseMessageBuffers: ${reuseMessageBuffers}`);
+  }
 });

@@ -12,7 +12,7 @@ import {
   type WebSocketErrorEvent,
 } from "../src/socket.ts";
 import { computeAccept } from "../src/handshake.ts";
-import { concatBytes, hex, parseFrames } from "./_fixtures.ts";
+import { concatBytes, drainPool, hex, parseFrames, peerFrame } from "./_fixtures.ts";
 
 type Options = WebSocketPairOptions;
 
@@ -667,4 +667,51 @@ Deno.test("CodecDriver: a socket terminated as it opens leaves no timer behind",
     EdgeSocket.CLOSED,
   ]);
   assert.equal(pending.size, 0, `${pending.size} timers still pending after both closed`);
+});
+
+Deno.test("EdgeSocket: reuseMessageBuffers lends event.data to the handlers; readable gets copies", async () => {
+  drainPool();
+  const [a, b] = createDuplexPair();
+  const server = socketOn(b, { role: "server", reuseMessageBuffers: true });
+  server.binaryType = "uint8array";
+  const writer = a.writable.getWriter();
+  const sent = [1, 2, 3].map((n) => new Uint8Array(40_000).fill(n));
+  /** Writes the masked frames in two chunks each: the engine assembles them in a buffer. */
+  const sendAll = async () => {
+    for (const payload of sent) {
+      const bytes = peerFrame("server", Opcode.Binary, payload);
+      await writer.write(bytes.slice(0, 20_000));
+      await writer.write(bytes.slice(20_000));
+    }
+  };
+  const seen: { view: Uint8Array; bytes: Uint8Array }[] = [];
+  const all = new Promise<void>((resolve) => {
+    server.onmessage = (event) => {
+      const view = event.data as Uint8Array;
+      seen.push({ view, bytes: view.slice() });
+      if (seen.length === sent.length) resolve();
+    };
+  });
+  await sendAll();
+  await all;
+  const canTransfer = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer ===
+    "function";
+  seen.forEach(({ view, bytes }, i) => {
+    assert.deepEqual(bytes, sent[i], `message ${i} during the handler`);
+    if (canTransfer) assert.equal(view.byteLength, 0, `message ${i}'s view after the handler`);
+  });
+  // No handler: the messages wait for `readable`, as copies of their own.
+  server.onmessage = null;
+  await sendAll();
+  await delay(20);
+  const reader = server.readable.getReader();
+  for (const payload of sent) assert.deepEqual((await reader.read()).value, payload);
+  // And while `readable` is being read.
+  const reads = sent.map(() => reader.read());
+  await sendAll();
+  for (const [i, read] of reads.entries()) assert.deepEqual((await read).value, sent[i]);
+  reader.releaseLock();
+  server.close();
+  await writer.close().catch(() => {});
+  await server.closed.catch(() => {});
 });

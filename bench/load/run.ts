@@ -260,6 +260,8 @@ const filter = values.servers?.split(",");
 const specs = SERVERS.filter((s) =>
   filter
     ? filter.includes(s.name)
+    : s.optIn
+    ? false
     : values.ceiling
     ? s.kind === "ceiling" || s.ceiling !== undefined
     : s.kind !== "ceiling"

@@ -40,6 +40,8 @@ export interface ServerSpec {
   bundle?: boolean;
   /** The bare TCP echo on the same runtime and socket API (the transport ceiling). */
   ceiling?: string;
+  /** Runs only when named with `--servers`: a variant of a matrix server, not in the matrix. */
+  optIn?: boolean;
 }
 
 /** The bare TCP echoes: each socket API a codec-backed server runs on, on each runtime. */
@@ -152,6 +154,17 @@ export const SERVERS: ServerSpec[] = [
     env: { ECHO_GATHER: "1" },
   })),
 ];
+
+// Each codec-backed server with `reuseMessageBuffers: true` (its handler only
+// sends the message on): opt-in variants, `es … reuse`.
+SERVERS.push(
+  ...SERVERS.filter((spec) => spec.kind === "codec").map((spec): ServerSpec => ({
+    ...spec,
+    name: `${spec.name} reuse`,
+    env: { ...spec.env, ES_REUSE: "1" },
+    optIn: true,
+  })),
+);
 
 /** Bare TCP servers: accept and read, never answer (memory baseline only). */
 export const BARE_SERVERS: ServerSpec[] = [

@@ -7,6 +7,7 @@
  * except `/life/*` and `/admin/*`, which hold the lifecycle endpoints:
  *
  * - `/open/echo`: the suite's echo and subprotocols, but any origin (for browsers).
+ * - `/open/reuse`: the echo with `reuseMessageBuffers: true`.
  * - `/deflate/echo`: echo with `perMessageDeflate: true`, any origin.
  * - `/deflate/limited`: the same with `maxMessageSize: 1 MiB` (inflated size).
  * - `/life/idle`: `idleTimeout: 300` (the server closes an idle socket with 1001).
@@ -138,6 +139,14 @@ createWebSocketServer({
   server,
   path: "/open/echo",
   protocols: SUITE_PROTOCOLS,
+  onSocket: echo,
+});
+
+// `/open/reuse`: the echo with `reuseMessageBuffers` (large binary messages lent to the handler).
+createWebSocketServer({
+  server,
+  path: "/open/reuse",
+  reuseMessageBuffers: true,
   onSocket: echo,
 });
 

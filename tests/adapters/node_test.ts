@@ -165,6 +165,25 @@ for (const runtime of ["node", "bun", "deno"] as const) {
         assert.match(text, /^HTTP\/1\.1 408 /);
       });
 
+      await t.step("reuseMessageBuffers: large messages in flight echo intact", async () => {
+        const socket = connect(`${base}/open/reuse`);
+        socket.binaryType = "uint8array";
+        await socket.opened;
+        // Distinct 100 KiB messages, all in flight at once, with large text between them:
+        // each is assembled in a pooled buffer the server takes back after its handler.
+        const sent: Message[] = [];
+        for (let n = 0; n < 6; n++) {
+          sent.push(new Uint8Array(100 * 1024).map((_, i) => (i * 31 + n) & 0xff));
+          if (n % 2 === 0) sent.push(`${n}`.repeat(20 * 1024) + "é");
+        }
+        await Promise.all(sent.map((message) => socket.send(message)));
+        for (const [i, message] of sent.entries()) {
+          assert.deepEqual(await next(socket), message, `echo ${i}`);
+        }
+        socket.close(1000);
+        await socket.closed;
+      });
+
       await t.step("a connection reset mid-echo does not harm the server", async () => {
         for (let i = 0; i < 5; i++) {
           const raw = await openRawClient(`${base}/echo`);

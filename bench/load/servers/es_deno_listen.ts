@@ -1,6 +1,7 @@
 /**
  * Echo server on edgesocket, codec-backed, on `Deno.listen` (the Deno
- * adapter's `listen`). Prints `LISTENING <port>`.
+ * adapter's `listen`). Prints `LISTENING <port>`. `ES_REUSE=1` turns on
+ * `reuseMessageBuffers` (the handler only sends the message on, which copies it).
  *
  * @module
  */
@@ -12,6 +13,7 @@ listen({
   port: Number(Deno.args[0] ?? 0),
   maxFrameSize: 64 * 1024 * 1024,
   maxMessageSize: 64 * 1024 * 1024,
+  reuseMessageBuffers: Deno.env.get("ES_REUSE") === "1",
   onListen: ({ port }) => console.log(`LISTENING ${port}`),
   onSocket: (socket) => {
     // Views, the form ws and Bun hand binary messages to their handlers in.

@@ -1,7 +1,8 @@
 /**
  * Echo server on edgesocket, codec-backed, on `node:http`'s `"upgrade"`
  * event (the node adapter's `createWebSocketServer`). Runs on Deno and Bun
- * as is, on Node as a bundle. Prints `LISTENING <port>`.
+ * as is, on Node as a bundle. Prints `LISTENING <port>`. `ES_REUSE=1` turns on
+ * `reuseMessageBuffers` (the handler only sends the message on, which copies it).
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { createWebSocketServer } from "../../../src/adapters/node.ts";
 const wss = createWebSocketServer({
   maxFrameSize: 64 * 1024 * 1024,
   maxMessageSize: 64 * 1024 * 1024,
+  reuseMessageBuffers: process.env.ES_REUSE === "1",
   onSocket: (socket) => {
     // Views, the form ws and Bun hand binary messages to their handlers in.
     socket.binaryType = "uint8array";
