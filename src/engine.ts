@@ -125,9 +125,18 @@ const encoder = new TextEncoder();
 /** Decodes whole (unfragmented) text messages; stateless, so shared by every engine. */
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
-/** `ArrayBuffer.prototype.transfer` (ES2024): Deno, Bun, Node 21+; not Node 20. */
-const canTransfer = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer ===
-  "function";
+/**
+ * Moves a buffer's memory into a new `ArrayBuffer` and detaches it (views of
+ * it then read as empty): `ArrayBuffer.prototype.transfer` (ES2024: Deno, Bun,
+ * Node 21+; ~0.25 µs in V8), else a transferring `structuredClone` (Node 20:
+ * ~1 µs, no copy); `undefined` where neither exists.
+ */
+const detach: ((buffer: ArrayBuffer) => ArrayBuffer) | undefined =
+  typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === "function"
+    ? (buffer) => (buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
+    : typeof structuredClone === "function"
+    ? (buffer) => structuredClone(buffer, { transfer: [buffer] })
+    : undefined;
 /** More pending chunks than this and a partial payload is assembled as it arrives. */
 const MAX_PENDING_CHUNKS = 16;
 /** Output below this size is coalesced into one buffer per flush. */
@@ -695,10 +704,10 @@ export class WebSocketEngine {
       try {
         this.#handler.binary(data, true);
       } finally {
-        // Detach what the handler saw, where the runtime can: a view it kept by
-        // mistake reads as empty instead of as later messages.
+        // Detach what the handler saw: a view it kept by mistake reads as
+        // empty instead of as later messages.
         const buffer = data.buffer as ArrayBuffer;
-        if (canTransfer) giveBackMoved(buffer, buffer.transfer());
+        if (detach !== undefined) giveBackMoved(buffer, detach(buffer));
         else giveBack(data);
       }
     }

@@ -7,7 +7,7 @@
  * except `/life/*` and `/admin/*`, which hold the lifecycle endpoints:
  *
  * - `/open/echo`: the suite's echo and subprotocols, but any origin (for browsers).
- * - `/open/reuse`: the echo with `reuseMessageBuffers: true`.
+ * - `/open/reuse`: the echo with `reuseMessageBuffers: true`; checks kept views never change.
  * - `/deflate/echo`: echo with `perMessageDeflate: true`, any origin.
  * - `/deflate/limited`: the same with `maxMessageSize: 1 MiB` (inflated size).
  * - `/life/idle`: `idleTimeout: 300` (the server closes an idle socket with 1001).
@@ -142,12 +142,30 @@ createWebSocketServer({
   onSocket: echo,
 });
 
-// `/open/reuse`: the echo with `reuseMessageBuffers` (large binary messages lent to the handler).
+// `/open/reuse`: the echo with `reuseMessageBuffers` (large binary messages lent to the
+// handler). A view kept past its handler must be detached, or (a message that was not
+// lent) hold its bytes: if the one kept from the last message shows other bytes, a text
+// message says so (and fails the test).
 createWebSocketServer({
   server,
   path: "/open/reuse",
   reuseMessageBuffers: true,
-  onSocket: echo,
+  onSocket: (socket) => {
+    socket.binaryType = "uint8array";
+    let kept: { view: Uint8Array; bytes: Uint8Array } | undefined;
+    socket.onmessage = (event) => {
+      if (kept !== undefined && kept.view.byteLength !== 0) {
+        const { view, bytes } = kept;
+        if (view.some((byte, i) => byte !== bytes[i])) {
+          socket.send("a lent message changed after its handler").catch(() => {});
+        }
+      }
+      kept = event.data instanceof Uint8Array
+        ? { view: event.data, bytes: event.data.slice() }
+        : undefined;
+      socket.send(event.data).catch(() => {});
+    };
+  },
 });
 
 // `/deflate/*`: permessage-deflate (RFC 7692) with the defaults, any origin.
