@@ -669,6 +669,14 @@ Deno.test("CodecDriver: a socket terminated as it opens leaves no timer behind",
   assert.equal(pending.size, 0, `${pending.size} timers still pending after both closed`);
 });
 
+/** Asserts `actual` is bytes equal to `expected`, naming the first difference (no slow diff). */
+function assertSameBytes(actual: unknown, expected: Uint8Array, label: string): void {
+  assert.ok(actual instanceof Uint8Array, `${label}: not bytes`);
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  const at = actual.findIndex((byte, i) => byte !== expected[i]);
+  assert.equal(at, -1, `${label}: first difference at byte ${at}`);
+}
+
 Deno.test("EdgeSocket: reuseMessageBuffers lends event.data to the handlers; readable gets copies", async () => {
   drainPool();
   const [a, b] = createDuplexPair();
@@ -695,7 +703,7 @@ Deno.test("EdgeSocket: reuseMessageBuffers lends event.data to the handlers; rea
   await sendAll();
   await all;
   seen.forEach(({ view, bytes }, i) => {
-    assert.deepEqual(bytes, sent[i], `message ${i} during the handler`);
+    assertSameBytes(bytes, sent[i], `message ${i} during the handler`);
     assert.equal(view.byteLength, 0, `message ${i}'s view is detached after the handler`);
   });
   // No handler: the messages wait for `readable`, as copies of their own.
@@ -703,11 +711,15 @@ Deno.test("EdgeSocket: reuseMessageBuffers lends event.data to the handlers; rea
   await sendAll();
   await delay(20);
   const reader = server.readable.getReader();
-  for (const payload of sent) assert.deepEqual((await reader.read()).value, payload);
+  for (const [i, payload] of sent.entries()) {
+    assertSameBytes((await reader.read()).value, payload, `queued message ${i}`);
+  }
   // And while `readable` is being read.
   const reads = sent.map(() => reader.read());
   await sendAll();
-  for (const [i, read] of reads.entries()) assert.deepEqual((await read).value, sent[i]);
+  for (const [i, read] of reads.entries()) {
+    assertSameBytes((await read).value, sent[i], `read message ${i}`);
+  }
   reader.releaseLock();
   server.close();
   await writer.close().catch(() => {});
