@@ -133,14 +133,16 @@ export interface ConnectionOptions {
   /** Fills a buffer with random bytes, for masking keys. Default `crypto.getRandomValues`. */
   random?: (bytes: Uint8Array) => void;
   /**
-   * Receive binary messages of 16 KiB and more into buffers that are reused
-   * once the message handlers return, instead of a fresh buffer per message:
-   * `event.data` (with `binaryType` `"uint8array"`, or `"arraybuffer"`) is
-   * then valid only until the `message` listeners and `onmessage` return, and
-   * a handler that keeps the bytes must copy them (`send()` copies). Messages
-   * read through `readable` or `for await` are copies, valid for good.
-   * Saves an allocation per large message, and with it most of the garbage
-   * collection a large-message server does. Default `false`.
+   * Receive unfragmented, uncompressed binary messages of 16 KiB and more
+   * into buffers that are reused once the message handlers return, instead
+   * of a fresh buffer per message: `event.data` (with `binaryType`
+   * `"uint8array"` or `"arraybuffer"`) is then valid only until the `message`
+   * listeners and `onmessage` return, and a handler that keeps the bytes
+   * must copy them (`send()` copies). After that the buffer is detached: a
+   * view kept by mistake reads as empty. Messages read through `readable` or
+   * `for await` are copies, valid for good. Saves an allocation per large
+   * message, and with it much of the garbage collection a large-message
+   * server does. Codec-backed sockets only. Default `false`.
    */
   reuseMessageBuffers?: boolean;
 }
