@@ -79,14 +79,35 @@ export function giveBack(view: Uint8Array): void {
 }
 
 /**
- * Like {@linkcode giveBack}, for a buffer that was moved out of `taken` with
- * `ArrayBuffer.prototype.transfer` (so that views of `taken` are detached):
- * the pool keeps `moved` in its place.
- *
- * @param taken The buffer `takeBuffer` handed out, now detached.
- * @param moved The buffer that holds its memory now.
+ * Moves a buffer's memory into a new `ArrayBuffer` and detaches it (views of
+ * it then read as empty): `ArrayBuffer.prototype.transfer` (ES2024: Deno, Bun,
+ * Node 21+; ~0.25 µs in V8), else a transferring `structuredClone` (Node 20:
+ * ~1 µs, no copy); `undefined` where neither exists.
  */
-export function giveBackMoved(taken: ArrayBuffer, moved: ArrayBuffer): void {
+const detach: ((buffer: ArrayBuffer) => ArrayBuffer) | undefined =
+  typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === "function"
+    ? (buffer) => (buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
+    : typeof structuredClone === "function"
+    ? (buffer) => structuredClone(buffer, { transfer: [buffer] })
+    : undefined;
+
+/**
+ * Like {@linkcode giveBack}, for a buffer that was lent to code that must not
+ * keep it: its memory goes back to the pool in a new `ArrayBuffer` and the
+ * lent one is detached, so a view kept by mistake reads as empty instead of
+ * as whatever the buffer holds next (where the runtime cannot detach, it is
+ * simply given back).
+ *
+ * @param view A view returned by `takeBuffer`, as lent.
+ */
+export function giveBackLent(view: Uint8Array): void {
+  if (detach === undefined) {
+    giveBack(view);
+    return;
+  }
+  const taken = view.buffer as ArrayBuffer;
+  const moved = detach(taken);
+  // A buffer too large to pool is detached all the same, then let go.
   if (made.get(taken) !== false) return;
   made.delete(taken);
   made.set(moved, false);

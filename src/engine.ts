@@ -10,7 +10,7 @@ import { decodeClosePayload, encodeClosePayload } from "./close.ts";
 import { WebSocketError } from "./errors.ts";
 import { encodeFrameHeader, frameHeaderLength, Opcode, readLength64 } from "./frame.ts";
 import { mask, maskWith } from "./mask.ts";
-import { giveBack, giveBackMoved, takeBuffer } from "./_pool.ts";
+import { giveBack, giveBackLent, takeBuffer } from "./_pool.ts";
 
 /** Connection states (RFC 6455 §4, §7; WHATWG `readyState` values). */
 export const ReadyState = {
@@ -125,18 +125,6 @@ const encoder = new TextEncoder();
 /** Decodes whole (unfragmented) text messages; stateless, so shared by every engine. */
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
-/**
- * Moves a buffer's memory into a new `ArrayBuffer` and detaches it (views of
- * it then read as empty): `ArrayBuffer.prototype.transfer` (ES2024: Deno, Bun,
- * Node 21+; ~0.25 µs in V8), else a transferring `structuredClone` (Node 20:
- * ~1 µs, no copy); `undefined` where neither exists.
- */
-const detach: ((buffer: ArrayBuffer) => ArrayBuffer) | undefined =
-  typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === "function"
-    ? (buffer) => (buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer()
-    : typeof structuredClone === "function"
-    ? (buffer) => structuredClone(buffer, { transfer: [buffer] })
-    : undefined;
 /** More pending chunks than this and a partial payload is assembled as it arrives. */
 const MAX_PENDING_CHUNKS = 16;
 /** Output below this size is coalesced into one buffer per flush. */
@@ -704,11 +692,7 @@ export class WebSocketEngine {
       try {
         this.#handler.binary(data, true);
       } finally {
-        // Detach what the handler saw: a view it kept by mistake reads as
-        // empty instead of as later messages.
-        const buffer = data.buffer as ArrayBuffer;
-        if (detach !== undefined) giveBackMoved(buffer, detach(buffer));
-        else giveBack(data);
+        giveBackLent(data);
       }
     }
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { configureOutputPool, giveBack, takeBuffer } from "../src/_pool.ts";
+import { configureOutputPool, giveBack, giveBackLent, takeBuffer } from "../src/_pool.ts";
 import { drainPool } from "./_fixtures.ts";
 
 const KIB = 1024;
@@ -229,4 +229,23 @@ Deno.test("pool: sizes beyond 32 bits are fresh buffers, not a wrapped-around cl
     assert.ok(error instanceof RangeError, `only an allocation failure is acceptable: ${error}`);
     assert.doesNotMatch(String(error), /Invalid typed array length: 4294969296/);
   }
+});
+
+// ---------------------------------------------------------------------------
+// giveBackLent
+
+Deno.test("pool: giveBackLent detaches the lent view; its memory serves the next take", () => {
+  drainPool();
+  const lent = takeBuffer(64 * KIB);
+  lent.fill(0x5a);
+  giveBackLent(lent);
+  assert.equal(lent.byteLength, 0, "the lent view is detached");
+  // Pooled memory is not zeroed: the next take of the class shows the lent bytes.
+  const next = takeBuffer(64 * KIB);
+  assert.ok(next.every((byte) => byte === 0x5a), "the same memory, in a new buffer");
+  // A buffer too large to pool is detached too, and not taken again.
+  const large = takeBuffer(4 * MIB + 1);
+  giveBackLent(large);
+  assert.equal(large.byteLength, 0);
+  assert.equal(reused([large], [takeBuffer(4 * MIB + 1)]), 0);
 });
