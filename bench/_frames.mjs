@@ -47,6 +47,31 @@ export function frameHeader(opcode, payloadLength, maskKey) {
 }
 
 /**
+ * Reads how long a frame is from its header (RFC 6455 §5.2), byte by byte
+ * through `byteAt` (offsets from the frame's first byte).
+ *
+ * @param {(offset: number) => number} byteAt The frame's bytes.
+ * @param {number} available How many of them have arrived.
+ * @returns {{ headerLength: number, payloadLength: number } | number} The
+ *   header and payload lengths, or how many bytes must arrive before the
+ *   header can be read (more than `available`).
+ */
+export function frameExtent(byteAt, available) {
+  if (available < 2) return 2;
+  const b1 = byteAt(1);
+  const len7 = b1 & 127;
+  const extra = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+  const headerLength = 2 + extra + (b1 & 128 ? 4 : 0);
+  if (available < headerLength) return headerLength;
+  let payloadLength = len7;
+  if (extra > 0) {
+    payloadLength = 0;
+    for (let i = 0; i < extra; i++) payloadLength = payloadLength * 256 + byteAt(2 + i);
+  }
+  return { headerLength, payloadLength };
+}
+
+/**
  * Builds one frame with an ASCII payload.
  *
  * @param {number} opcode 1 (text) or 2 (binary).

@@ -15,7 +15,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
  * @returns Its stdout, trimmed.
  * @throws {Error} When git fails, with its stderr.
  */
-export async function git(...args: string[]): Promise<string> {
+async function git(...args: string[]): Promise<string> {
   const out = await new Deno.Command("git", { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
     .output();
   if (!out.success) {

@@ -52,6 +52,11 @@ const BARE_ECHOES: { runtime: Runtime; api: "node:net" | "Deno.listen"; script: 
   { runtime: "deno", api: "Deno.listen", script: "tcp_echo_deno.ts" },
 ];
 
+/** How a bare echo's name says where it runs: `node:net@deno`, `Deno.listen`. */
+function echoTarget(runtime: Runtime, api: "node:net" | "Deno.listen"): string {
+  return api === "node:net" ? `node:net@${runtime}` : api;
+}
+
 /** The matrix's servers, in table order. */
 export const SERVERS: ServerSpec[] = [
   {
@@ -140,14 +145,14 @@ export const SERVERS: ServerSpec[] = [
     bare: "tcp Bun.listen",
   },
   ...BARE_ECHOES.map(({ runtime, api, script }): ServerSpec => ({
-    name: `tcp echo ${api === "node:net" ? `node:net@${runtime}` : api}`,
+    name: `tcp echo ${echoTarget(runtime, api)}`,
     runtime,
     kind: "ceiling",
     script,
   })),
   // The same echoes holding each whole frame before writing it back.
   ...BARE_ECHOES.map(({ runtime, api, script }): ServerSpec => ({
-    name: `tcp gather ${api === "node:net" ? `node:net@${runtime}` : api}`,
+    name: `tcp gather ${echoTarget(runtime, api)}`,
     runtime,
     kind: "ceiling",
     script,

@@ -17,6 +17,8 @@
  * @module
  */
 
+import { frameExtent } from "../../_frames.mjs";
+
 const SWITCHING = new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\n\r\n");
 const GATHER = Deno.env.get("ECHO_GATHER") === "1";
 /** The longest frame header: 2 bytes, an 8-byte length, a 4-byte masking key (RFC 6455 §5.2). */
@@ -72,28 +74,17 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
  */
 async function gather(conn: Deno.Conn, buffer: Uint8Array, filled: number): Promise<void> {
   for (;;) {
-    let headerLength = 2;
-    let frameEnd = -1;
-    while (frameEnd === -1) {
-      while (filled < headerLength) {
-        const n = await conn.read(buffer.subarray(filled, Math.max(headerLength, MAX_HEADER)));
+    let extent = frameExtent((offset) => buffer[offset], filled);
+    while (typeof extent === "number") {
+      const needed = extent;
+      while (filled < needed) {
+        const n = await conn.read(buffer.subarray(filled, Math.max(needed, MAX_HEADER)));
         if (n === null) return;
         filled += n;
       }
-      const len7 = buffer[1] & 127;
-      const extra = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
-      const needed = 2 + extra + (buffer[1] & 128 ? 4 : 0);
-      if (filled < needed) {
-        headerLength = needed;
-        continue;
-      }
-      let length = len7;
-      if (extra > 0) {
-        length = 0;
-        for (let i = 0; i < extra; i++) length = length * 256 + buffer[2 + i];
-      }
-      frameEnd = needed + length;
+      extent = frameExtent((offset) => buffer[offset], filled);
     }
+    const frameEnd = extent.headerLength + extent.payloadLength;
     if (frameEnd > buffer.length) {
       const grown = new Uint8Array(Math.max(frameEnd, buffer.length * 2));
       grown.set(buffer.subarray(0, filled));

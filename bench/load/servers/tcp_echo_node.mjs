@@ -11,6 +11,7 @@
 // message server cannot.
 import net from "node:net";
 import process from "node:process";
+import { frameExtent } from "../../_frames.mjs";
 
 const HEAD_END = Buffer.from("\r\n\r\n");
 const SWITCHING = Buffer.from("HTTP/1.1 101 Switching Protocols\r\n\r\n");
@@ -53,18 +54,9 @@ function gatherer(socket) {
     heldBytes += chunk.length;
     for (;;) {
       if (end === -1) {
-        if (heldBytes < start + 2) break;
-        const b1 = byteAt(start + 1);
-        const len7 = b1 & 127;
-        const extra = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
-        const head = 2 + extra + (b1 & 128 ? 4 : 0);
-        if (heldBytes < start + head) break;
-        let length = len7;
-        if (extra > 0) {
-          length = 0;
-          for (let i = 0; i < extra; i++) length = length * 256 + byteAt(start + 2 + i);
-        }
-        end = start + head + length;
+        const extent = frameExtent((offset) => byteAt(start + offset), heldBytes - start);
+        if (typeof extent === "number") break;
+        end = start + extent.headerLength + extent.payloadLength;
       }
       if (heldBytes < end) break;
       start = end;
