@@ -8,15 +8,21 @@
  * the Markdown.
  *
  *   deno task bench:recheck [--results bench/results/<date>.json]
- *     [--duration 3] [--warmup 0.5] [--reps 3]
+ *     [--duration 3] [--warmup 0.5] [--reps 3] [--variant reuse]
  *
  * Without `--results`, the newest results file in `bench/results/`.
+ *
+ * `--variant NAME` measures an opt-in variant (`es … NAME` in `servers.ts`) in
+ * place of each server that has one, in the cells the last recheck
+ * (`<results>.recheck.json`) still found missed, with the server itself in the
+ * same run for comparison; it writes `<results>.recheck_NAME.{json,md}`.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { log, runCells } from "./_run_cells.ts";
+import { SERVERS } from "./servers.ts";
 import {
   fmtCpu,
   fmtRatio,
@@ -39,6 +45,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "3" },
     warmup: { type: "string", default: "0.5" },
     reps: { type: "string", default: "3" },
+    variant: { type: "string" },
   },
 });
 
@@ -50,6 +57,11 @@ function newestResults(): string {
     .sort();
   if (names.length === 0) throw new Error("No results file in bench/results: run bench:echo");
   return `${ROOT}bench/results/${names.at(-1)}`;
+}
+
+/** A path relative to the repository, for the report. */
+function rel(path: string): string {
+  return path.startsWith(ROOT) ? path.slice(ROOT.length) : path;
 }
 
 /** One miss, measured again. */
@@ -64,12 +76,33 @@ interface Rechecked extends Miss {
   /** Server CPU time per echo (medians, µs): this server's and the reference's. */
   cpu: number | null;
   referenceCpu: number | null;
+  /** With `--variant`: the variant measured, and its ratio to the server it varies. */
+  variant?: string;
+  toServer?: number;
 }
 
 const path = values.results ?? newestResults();
+const base = path.replace(/\.json$/, "");
 const results: Results = JSON.parse(await Deno.readTextFile(path));
-const missed = misses(results);
+let missed = misses(results);
 log(`${missed.length} missed cells in ${path}`);
+const variant = values.variant;
+/** The variant of a server, if it has one. */
+const variantOf = (server: string): string | undefined =>
+  SERVERS.some((spec) => spec.name === `${server} ${variant}`) ? `${server} ${variant}` : undefined;
+if (variant !== undefined) {
+  // Only what the last recheck did not find met, and only servers with the variant.
+  const last: Rechecked[] = JSON.parse(await Deno.readTextFile(`${base}.recheck.json`));
+  const stillMissed = new Set(
+    last.filter((r) => r.recheck === undefined || r.recheck < r.rule.threshold)
+      .map((r) => `${r.server}|${r.rule.target}|${r.size}|${r.conns}`),
+  );
+  missed = missed.filter((miss) =>
+    variantOf(miss.server) !== undefined &&
+    stillMissed.has(`${miss.server}|${miss.rule.target}|${miss.size}|${miss.conns}`)
+  );
+  log(`${missed.length} of them still missed in ${base}.recheck.json, with a ${variant} variant`);
+}
 
 // One run per server: the server, every server it is compared with, its missed cells.
 const byServer = Map.groupBy(missed, (miss) => miss.server);
@@ -78,9 +111,12 @@ const started = performance.now();
 for (const [server, its] of byServer) {
   const references = [...new Set(its.map((miss) => miss.rule.reference))];
   const cells = [...new Set(its.map((miss) => `${miss.size}x${miss.conns}`))];
-  log(`${server} against ${references.join(", ")}: ${cells.join(", ")}`);
+  // With a variant, it is measured in the server's place and the server beside it.
+  const measured = variant === undefined ? server : variantOf(server)!;
+  const others = variant === undefined ? references : [server, ...references];
+  log(`${measured} against ${others.join(", ")}: ${cells.join(", ")}`);
   const again = await runCells({
-    servers: [server, ...references],
+    servers: [measured, ...others],
     cells,
     reps: values.reps,
     duration: values.duration,
@@ -89,10 +125,13 @@ for (const [server, its] of byServer) {
   });
   const cellsAgain = medians(again);
   // Each repetition ran the servers back to back: a pair's ratio is one sample.
-  const pairedWith = new Map(references.map((ref) => [ref, pairedRuns(again.runs, ref, server)]));
+  const pairedWith = new Map(
+    references.map((ref) => [ref, pairedRuns(again.runs, ref, measured)]),
+  );
   for (const miss of its) {
     const cellOf = (name: string) => cellsAgain.get(`${name}|${miss.size}|${miss.conns}`);
-    const value = cellOf(server)?.msgPerSec || undefined;
+    const value = cellOf(measured)?.msgPerSec || undefined;
+    const plain = cellOf(server)?.msgPerSec || undefined;
     const reference = cellOf(miss.rule.reference)?.msgPerSec || undefined;
     const pairs = (pairedWith.get(miss.rule.reference)!.get(`${miss.size}|${miss.conns}`) ?? [])
       .filter(({ a }) => a.msgPerSec > 0)
@@ -103,8 +142,12 @@ for (const [server, its] of byServer) {
       low: pairs.length ? Math.min(...pairs) : undefined,
       high: pairs.length ? Math.max(...pairs) : undefined,
       pairs: interval(pairs),
-      cpu: cellOf(server)?.cpuUsPerMsg ?? null,
+      cpu: cellOf(measured)?.cpuUsPerMsg ?? null,
       referenceCpu: cellOf(miss.rule.reference)?.cpuUsPerMsg ?? null,
+      ...variant === undefined ? {} : {
+        variant: measured,
+        toServer: value !== undefined && plain !== undefined ? value / plain : undefined,
+      },
     });
   }
 }
@@ -123,12 +166,17 @@ function verdict(r: Rechecked): string {
   return r.pairs.high < r.rule.threshold ? "**missed**, beyond noise" : "**missed**, within noise";
 }
 
+const variantNote = variant === undefined
+  ? ""
+  : ` This run measured each server's \`${variant}\` ` +
+    `variant (\`bench/load/servers.ts\`) in its place, in the cells the last recheck ` +
+    `(\`${rel(base)}.recheck.md\`) did not find met, with the server itself in the same run: ` +
+    `"× server" is the variant's messages/s over the server's.`;
 const lines = [
-  `# Missed targets measured again, ${new Date().toISOString().slice(0, 10)}`,
+  `# Missed targets measured again, ${new Date().toISOString().slice(0, 10)}` +
+  (variant === undefined ? "" : `, \`${variant}\` variants`),
   "",
-  `Matrix: \`${
-    path.startsWith(ROOT) ? path.slice(ROOT.length) : path
-  }\` (${results.settings.duration} s cells). ` +
+  `Matrix: \`${rel(path)}\` (${results.settings.duration} s cells). ` +
   `Here each missed cell ran again with only the servers compared: ${values.duration} s ` +
   `after ${values.warmup} s warm-up, ${values.reps} repetition(s) interleaved (heavy cells, ` +
   `size × connections ≥ 256 MiB, twice that). Ratio of medians, and the range of ` +
@@ -137,22 +185,31 @@ const lines = [
   `it (within noise: more repetitions would decide). CPU: the server process's user + system time per ` +
   `echo in µs (medians), this server's and the reference's. Took ${
     ((performance.now() - started) / 1000).toFixed(0)
-  } s.`,
+  } s.${variantNote}`,
   "",
-  "| server | target | cell | matrix | again | runs | pairs | CPU | |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ...variant === undefined
+    ? [
+      "| server | target | cell | matrix | again | runs | pairs | CPU | |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    : [
+      "| server | target | cell | matrix | again | runs | pairs | CPU | × server | |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ],
   ...rechecked.map((r) =>
-    `| ${r.server} | ${r.rule.target} | ${fmtSize(r.size)} × ${r.conns} | ${fmtRatio(r.ratio)} | ${
-      fmtRatio(r.recheck)
-    } | ${fmtRatio(r.low)}–${fmtRatio(r.high)} | ${fmtInterval(r.pairs)} | ${fmtCpu(r.cpu)} / ${
-      fmtCpu(r.referenceCpu)
-    } | ${verdict(r)} |`
+    `| ${r.variant ?? r.server} | ${r.rule.target} | ${fmtSize(r.size)} × ${r.conns} | ${
+      fmtRatio(r.ratio)
+    } | ${fmtRatio(r.recheck)} | ${fmtRatio(r.low)}–${fmtRatio(r.high)} | ${
+      fmtInterval(r.pairs)
+    } | ${fmtCpu(r.cpu)} / ${fmtCpu(r.referenceCpu)} | ${
+      variant === undefined ? "" : `${fmtRatio(r.toServer)} | `
+    }${verdict(r)} |`
   ),
   "",
 ];
 const markdown = lines.join("\n");
 console.log(markdown);
-const base = path.replace(/\.json$/, "");
-await Deno.writeTextFile(`${base}.recheck.json`, JSON.stringify(rechecked, null, 1) + "\n");
-await Deno.writeTextFile(`${base}.recheck.md`, markdown);
-log(`wrote ${base}.recheck.{json,md}`);
+const out = `${base}.recheck${variant === undefined ? "" : `_${variant}`}`;
+await Deno.writeTextFile(`${out}.json`, JSON.stringify(rechecked, null, 1) + "\n");
+await Deno.writeTextFile(`${out}.md`, markdown);
+log(`wrote ${out}.{json,md}`);
