@@ -31,6 +31,7 @@ export {
   DEFAULT_LIMITS,
   type EngineHandler,
   type EngineOptions,
+  OWNED_MIN,
   ReadyState,
   releaseOutput,
   REUSE_MIN,

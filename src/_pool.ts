@@ -106,12 +106,69 @@ export function giveBackLent(view: Uint8Array): void {
     return;
   }
   const taken = view.buffer as ArrayBuffer;
+  // Already detached: the handler sent it on with `transfer` (see transferBuffer).
+  if (taken.byteLength === 0) return;
   const moved = detach(taken);
   // A buffer too large to pool is detached all the same, then let go.
   if (made.get(taken) !== false) return;
   made.delete(taken);
   made.set(moved, false);
   giveBack(new Uint8Array(moved));
+}
+
+/**
+ * Takes the memory of `view`'s buffer for a send with `transfer`, when the
+ * view covers the whole buffer or the pool lent it: detaches the buffer, as
+ * `postMessage`'s transfer list does, and returns a view of the same bytes
+ * over the new one. A buffer the pool lent (`reuseMessageBuffers`) stays the
+ * pool's: given back after the write, it is reused. A view of part of some
+ * other buffer is left alone (`undefined`): the rest of that buffer may hold
+ * other data (a received message can be a view into the chunk it was read
+ * in, among other messages and bytes still to parse).
+ *
+ * @param view The bytes to send.
+ * @returns The same bytes, now the sender's alone; `undefined` if not taken.
+ * @throws {TypeError} If the buffer cannot be detached: a
+ *   `SharedArrayBuffer`, a buffer the runtime keeps attached (Node's pooled
+ *   small `Buffer`s), or a runtime that cannot detach at all.
+ */
+export function transferBuffer(view: Uint8Array): Uint8Array | undefined {
+  const taken = view.buffer;
+  if (!(taken instanceof ArrayBuffer) || detach === undefined) {
+    throw new TypeError(
+      detach === undefined
+        ? "This runtime cannot transfer an ArrayBuffer"
+        : "A SharedArrayBuffer cannot be transferred",
+    );
+  }
+  // Read before detaching: a detached view has length 0.
+  const { byteOffset, length } = view;
+  const lent = made.get(taken) === false;
+  if (!lent && (byteOffset !== 0 || length !== taken.byteLength)) return undefined;
+  let moved: ArrayBuffer;
+  try {
+    moved = detach(taken);
+  } catch (cause) {
+    throw new TypeError(`The buffer cannot be transferred: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  if (lent) {
+    made.delete(taken);
+    made.set(moved, false);
+  }
+  return new Uint8Array(moved, byteOffset, length);
+}
+
+/**
+ * Takes a buffer from the pool's books for good: given back later, it is
+ * ignored. For a transferred lent buffer that leaves through a transport
+ * which may still hold its bytes after its write resolves.
+ *
+ * @param view A view of the buffer.
+ */
+export function keepOut(view: Uint8Array): void {
+  made.delete(view.buffer as ArrayBuffer);
 }
 
 /** Process-wide settings of the output buffer pool. */

@@ -138,11 +138,12 @@ export interface ConnectionOptions {
    * of a fresh buffer per message: `event.data` (with `binaryType`
    * `"uint8array"` or `"arraybuffer"`) is then valid only until the `message`
    * listeners and `onmessage` return, and a handler that keeps the bytes
-   * must copy them (`send()` copies). After that the buffer is detached: a
-   * view kept by mistake reads as empty. Messages read through `readable` or
-   * `for await` are copies, valid for good. Saves an allocation per large
-   * message, and with it much of the garbage collection a large-message
-   * server does. Codec-backed sockets only. Default `false`.
+   * must copy them (`send()` copies), or send them on with `transfer` (the
+   * buffer then returns to the pool once written). After that the buffer is
+   * detached: a view kept by mistake reads as empty. Messages read through
+   * `readable` or `for await` are copies, valid for good. Saves an
+   * allocation per large message, and with it much of the garbage collection
+   * a large-message server does. Codec-backed sockets only. Default `false`.
    */
   reuseMessageBuffers?: boolean;
 }
@@ -390,7 +391,7 @@ export class CodecDriver implements SocketDriver {
     ) return this.#sendDeflated(deflate, data, options);
     try {
       if (typeof data === "string") this.#engine.sendText(data);
-      else this.#engine.sendBinary(data);
+      else this.#engine.sendBinary(data, options.transfer === true);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -686,8 +687,9 @@ export class CodecDriver implements SocketDriver {
     options: SendOptions,
   ): Promise<void> {
     const text = typeof data === "string";
-    // Compression is asynchronous: snapshot the caller's bytes now.
-    const bytes = text ? encoder.encode(data) : data.slice();
+    // Compression is asynchronous: snapshot the caller's bytes now, unless
+    // they were transferred. Either way `bytes` is ours.
+    const bytes = text ? encoder.encode(data) : options.transfer ? data : data.slice();
     const compress = options.compress !== false && deflate.canCompress &&
       bytes.length >= deflate.threshold;
     const size = bytes.length;
@@ -697,7 +699,7 @@ export class CodecDriver implements SocketDriver {
       try {
         const payload = compress ? await deflate.compress(bytes) : undefined;
         if (payload !== undefined) this.#engine.sendFrame(text ? 1 : 2, payload, { rsv1: true });
-        else this.#engine.sendFrame(text ? 1 : 2, bytes);
+        else this.#engine.sendFrame(text ? 1 : 2, bytes, { owned: true });
       } finally {
         this.#compressing -= size;
       }

@@ -10,6 +10,7 @@ import type { CloseInfo, ReadyState } from "./engine.ts";
 import { WebSocketError } from "./errors.ts";
 import { LazyPromise, RESOLVED, withResolvers } from "./_promise.ts";
 import { socketClosed } from "./_closing.ts";
+import { transferBuffer } from "./_pool.ts";
 
 /** What a socket's driver can do. Native-backed sockets lack some of these. */
 export interface SocketCapabilities {
@@ -27,6 +28,25 @@ export interface SocketCapabilities {
 export interface SendOptions {
   /** Compress this message when permessage-deflate is on; default `true`. */
   compress?: boolean;
+  /**
+   * Hand binary data over instead of having it copied: an `ArrayBuffer`, or
+   * a view of a whole one, is detached at once, as by `postMessage`'s
+   * transfer list (every view of it then reads as empty), and a codec-backed
+   * socket writes a payload of 256 KiB or more (`OWNED_MIN`) straight from
+   * that memory, without the snapshot `send()` otherwise takes. A view of
+   * part of a larger buffer is sent as a copy and its buffer left attached:
+   * the rest may hold other data (a received message can be a view into the
+   * chunk it was read in). A message received with `reuseMessageBuffers` is
+   * always taken, and its buffer returns to the pool once written.
+   * Native-backed sockets detach the buffer too, for the same contract, but
+   * their runtime copies it all the same. Ignored for strings and `Blob`s.
+   * Default `false`.
+   *
+   * @throws {TypeError} From `send()`, if the buffer cannot be detached: a
+   *   `SharedArrayBuffer`, or one the runtime keeps attached, such as Node's
+   *   pooled small `Buffer`s (`Buffer.from`, `Buffer.allocUnsafe` under 4 KiB).
+   */
+  transfer?: boolean;
 }
 
 /** The data a message can carry when sent. */
@@ -537,7 +557,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     const driver = this.#driver;
     if (
       driver.sendBuffer !== undefined && this.#sendChain === undefined &&
-      data instanceof ArrayBuffer
+      data instanceof ArrayBuffer && !options.transfer
     ) {
       // An echo of `event.data` (binaryType "arraybuffer") goes out without a view.
       return driver.sendBuffer(data, options);
@@ -547,13 +567,20 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       const sent = (this.#sendChain ?? Promise.resolve()).then(async () => {
         const bytes = new Uint8Array(await data.arrayBuffer());
         return this.#state === 1
-          ? this.#driver.send(bytes, options)
+          // The bytes are a fresh copy: the driver may take them.
+          ? this.#driver.send(bytes, options.transfer ? options : { ...options, transfer: true })
           : Promise.reject(new WebSocketError("WS_ERR_NOT_OPEN", "WebSocket is not open"));
       });
       this.#sendChain = sent.catch(noop);
       return sent;
     }
-    const payload = toPayload(data);
+    let payload = toPayload(data);
+    if (options.transfer && typeof payload !== "string") {
+      const moved = transferBuffer(payload);
+      // A view of part of a buffer is not taken: it goes as a copy.
+      if (moved !== undefined) payload = moved;
+      else options = { ...options, transfer: false };
+    }
     if (this.#sendChain) {
       const chain = this.#sendChain.then(() => this.#driver.send(payload, options));
       this.#sendChain = chain.catch(noop);

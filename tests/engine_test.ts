@@ -4,12 +4,14 @@ import { decodeClosePayload } from "../src/close.ts";
 import {
   DEFAULT_LIMITS,
   type EngineOptions,
+  OWNED_MIN,
   ReadyState,
   REUSE_MIN,
   WebSocketEngine,
 } from "../src/engine.ts";
 import { WebSocketError, type WebSocketErrorCode } from "../src/errors.ts";
-import { Opcode } from "../src/frame.ts";
+import { frameHeaderLength, Opcode } from "../src/frame.ts";
+import { takeBuffer, transferBuffer } from "../src/_pool.ts";
 import {
   assertFailing,
   concatBytes,
@@ -1384,4 +1386,85 @@ Deno.test("engine: large text messages decode right through reused buffers, whol
     feedCut(engine, frames);
     assert.deepEqual(texts, expected, `reuseMessageBuffers: ${reuseMessageBuffers}`);
   }
+});
+
+// ---------------------------------------------------------------------------
+// Owned payloads (send with `transfer`)
+
+Deno.test("engine: an owned payload of OWNED_MIN bytes or more goes out as it is, behind its header", () => {
+  for (const role of ROLES) {
+    const { engine: e } = engine(role);
+    e.open();
+    e.sendText("before");
+    const [payload] = payloads(1, OWNED_MIN);
+    const expected = payload.slice();
+    e.sendBinary(payload, true);
+    // "before": 2 + 6 bytes (and a client's mask key), then the payload's frame.
+    const text = role === "client" ? 12 : 8;
+    const header = frameHeaderLength(OWNED_MIN, role === "client");
+    assert.equal(e.bufferedAmount, text + header + OWNED_MIN);
+    e.sendText("after");
+    const out = e.takeOutput();
+    // The small frames and the header in one chunk, the payload itself, the next frame.
+    assert.equal(out.length, 3, role);
+    assert.equal(out[1], payload, `${role}: the payload is not copied`);
+    const frames = parseFrames(out);
+    assert.deepEqual(frames.map((f) => f.opcode), [Opcode.Text, Opcode.Binary, Opcode.Text]);
+    assert.equal(frames[1].mask !== undefined, role === "client", `${role}: masked as a client`);
+    assertSameBytes(frames[1].payload, expected, `${role}: the payload on the wire`);
+    assert.equal(new TextDecoder().decode(frames[2].payload), "after");
+  }
+});
+
+Deno.test("engine: an owned payload under OWNED_MIN, or one not owned, is copied behind its header", () => {
+  for (const [size, owned] of [[OWNED_MIN - 1, true], [OWNED_MIN, false]] as const) {
+    const { engine: e } = engine("server");
+    e.open();
+    const [payload] = payloads(1, size);
+    e.sendBinary(payload, owned);
+    payload.fill(0); // the caller's later changes do not reach the frame
+    const out = e.takeOutput();
+    assert.equal(out.length, 1, `${size} bytes, owned: ${owned}`);
+    assertSameBytes(parseFrames(out)[0].payload, payloads(1, size)[0], `${size}, ${owned}`);
+  }
+});
+
+Deno.test("engine: sendFrame with owned writes the payload as it is, as a fragment too", () => {
+  const { engine: e } = engine("server");
+  e.open();
+  const [first, second] = payloads(2, OWNED_MIN + 3);
+  e.sendFrame(Opcode.Binary, first, { fin: false, owned: true });
+  e.sendFrame(Opcode.Continuation, second, { owned: true });
+  const out = e.takeOutput();
+  assert.equal(out.length, 4);
+  assert.equal(out[1], first);
+  assert.equal(out[3], second);
+  const frames = parseFrames(out);
+  assert.deepEqual(frames.map((f) => [f.opcode, f.fin]), [
+    [Opcode.Binary, false],
+    [Opcode.Continuation, true],
+  ]);
+});
+
+Deno.test("engine: a pooled engine's owned payload that the pool lent returns to the pool after its write", () => {
+  drainPool();
+  // A lent buffer sent on with transfer (what EdgeSocket.send does with it).
+  const lent = takeBuffer(OWNED_MIN);
+  lent.fill(7);
+  const moved = transferBuffer(lent)!;
+  const { engine: pooled } = engine("server");
+  pooled.poolOutput();
+  pooled.open();
+  pooled.sendBinary(moved, true);
+  const out = pooled.takeOutput();
+  assert.equal(out[1], moved);
+  for (const chunk of out) releaseOutput(chunk);
+  assert.equal(takeBuffer(OWNED_MIN).buffer, moved.buffer, "the pool hands it out again");
+  // Without the pool the transport may hold it after its write: it is not taken back.
+  const other = transferBuffer(takeBuffer(OWNED_MIN))!;
+  const { engine: plain } = engine("server");
+  plain.open();
+  plain.sendBinary(other, true);
+  for (const chunk of plain.takeOutput()) releaseOutput(chunk);
+  assert.notEqual(takeBuffer(OWNED_MIN).buffer, other.buffer);
 });

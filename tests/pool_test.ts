@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { configureOutputPool, giveBack, giveBackLent, takeBuffer } from "../src/_pool.ts";
+import {
+  configureOutputPool,
+  giveBack,
+  giveBackLent,
+  keepOut,
+  takeBuffer,
+  transferBuffer,
+} from "../src/_pool.ts";
 import { drainPool } from "./_fixtures.ts";
 
 const KIB = 1024;
@@ -248,4 +255,54 @@ Deno.test("pool: giveBackLent detaches the lent view; its memory serves the next
   giveBackLent(large);
   assert.equal(large.byteLength, 0);
   assert.equal(reused([large], [takeBuffer(4 * MIB + 1)]), 0);
+});
+
+// ---------------------------------------------------------------------------
+// transferBuffer (send with transfer)
+
+Deno.test("pool: transferBuffer detaches a whole buffer and returns the same bytes over a new one", () => {
+  const whole = new Uint8Array(10 * KIB).map((_, i) => i & 0xff);
+  const alias = new Uint8Array(whole.buffer, 5);
+  const moved = transferBuffer(whole)!;
+  assert.equal(whole.byteLength, 0, "detached");
+  assert.equal(alias.byteLength, 0, "every view of it");
+  assert.equal(moved.length, 10 * KIB);
+  assert.ok(moved.every((byte, i) => byte === (i & 0xff)), "the same bytes");
+});
+
+Deno.test("pool: transferBuffer leaves a view of part of a buffer alone, unless the pool lent it", () => {
+  const bytes = new Uint8Array(10 * KIB);
+  for (const part of [bytes.subarray(1), bytes.subarray(0, 10 * KIB - 1)]) {
+    assert.equal(transferBuffer(part), undefined);
+    assert.equal(bytes.byteLength, 10 * KIB, "still attached");
+  }
+  // A lent 100 KiB message sits in a 128 KiB buffer: the pool's, taken all the same.
+  const lent = takeBuffer(100 * KIB);
+  lent.fill(9);
+  const moved = transferBuffer(lent)!;
+  assert.equal(lent.byteLength, 0);
+  assert.equal(moved.length, 100 * KIB);
+  assert.ok(moved.every((byte) => byte === 9));
+});
+
+Deno.test("pool: transferBuffer throws a TypeError for a SharedArrayBuffer, which stays usable", () => {
+  const shared = new Uint8Array(new SharedArrayBuffer(64));
+  assert.throws(() => transferBuffer(shared), TypeError);
+  shared[0] = 1;
+  assert.equal(shared[0], 1);
+});
+
+Deno.test("pool: a lent buffer transferred stays the pool's; giveBackLent then leaves it alone", () => {
+  drainPool();
+  const lent = takeBuffer(64 * KIB);
+  const moved = transferBuffer(lent)!;
+  giveBackLent(lent); // the handler returned: already detached, nothing to take back
+  assert.equal(reused([moved], [takeBuffer(64 * KIB)]), 0, "not idle while being written");
+  giveBack(moved); // written
+  assert.equal(reused([moved], [takeBuffer(64 * KIB)]), 1);
+  // keepOut takes one off the books for good.
+  const kept = transferBuffer(takeBuffer(64 * KIB))!;
+  keepOut(kept);
+  giveBack(kept);
+  assert.equal(reused([kept], [takeBuffer(64 * KIB)]), 0);
 });

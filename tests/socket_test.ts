@@ -725,3 +725,96 @@ Deno.test("EdgeSocket: reuseMessageBuffers lends event.data to the handlers; rea
   await writer.close().catch(() => {});
   await server.closed.catch(() => {});
 });
+
+// ---------------------------------------------------------------------------
+// send with transfer
+
+Deno.test("EdgeSocket: send with transfer detaches a whole buffer, copies a view of part of one", async () => {
+  const [client, server] = createWebSocketPair();
+  server.binaryType = "uint8array";
+  const pattern = (size: number, n: number) =>
+    new Uint8Array(size).map((_, i) => (i * 13 + n) & 0xff);
+  const cases = [
+    { data: pattern(40_000, 1), taken: true }, // a view of a whole buffer
+    { data: pattern(20_000, 2).buffer, taken: true }, // an ArrayBuffer
+    { data: new DataView(pattern(30_000, 3).buffer), taken: true }, // any view
+    { data: pattern(100, 4), taken: true }, // under OWNED_MIN: copied, detached all the same
+    { data: pattern(60_000, 5).subarray(1000, 41_000), taken: false }, // part of a buffer
+  ];
+  const expected = cases.map(({ data }) =>
+    new Uint8Array(
+      ArrayBuffer.isView(data) ? data.buffer : data,
+      ArrayBuffer.isView(data) ? data.byteOffset : 0,
+      data.byteLength,
+    ).slice()
+  );
+  const received: unknown[] = [];
+  const all = new Promise<void>((resolve) => {
+    server.onmessage = (event) => {
+      received.push(event.data);
+      if (received.length === cases.length) resolve();
+    };
+  });
+  for (const [i, { data, taken }] of cases.entries()) {
+    const buffer = ArrayBuffer.isView(data) ? data.buffer : data;
+    const size = buffer.byteLength;
+    const sent = client.send(data, { transfer: true });
+    assert.equal(buffer.byteLength, taken ? 0 : size, `case ${i}: detached as send() returns`);
+    await sent;
+  }
+  await all;
+  received.forEach((data, i) => assertSameBytes(data, expected[i], `message ${i}`));
+  client.close();
+  await server.closed;
+});
+
+Deno.test("EdgeSocket: send with transfer throws a TypeError for a SharedArrayBuffer and sends nothing", async () => {
+  const [client, server] = createWebSocketPair();
+  const shared = new Uint8Array(new SharedArrayBuffer(32 * 1024));
+  assert.throws(() => client.send(shared, { transfer: true }), TypeError);
+  await client.send("after");
+  assert.equal((await nextEvent(server, "message")).data, "after");
+  client.close();
+  await server.closed;
+});
+
+Deno.test("EdgeSocket: send with transfer on a closed socket rejects and leaves the buffer attached", async () => {
+  const [client, server] = createWebSocketPair();
+  client.close();
+  await client.closed;
+  await server.closed;
+  const bytes = new Uint8Array(32 * 1024);
+  await assert.rejects(client.send(bytes, { transfer: true }), { code: "WS_ERR_NOT_OPEN" });
+  assert.equal(bytes.byteLength, 32 * 1024);
+});
+
+Deno.test("EdgeSocket: with reuseMessageBuffers and permessage-deflate, echoes with transfer arrive intact", async () => {
+  for (const perMessageDeflate of [false, true]) {
+    const [a, b] = createDuplexPair();
+    const accepting = upgradeConnection(b, { perMessageDeflate, reuseMessageBuffers: true });
+    const client = openWebSocket("ws://localhost/", a, { perMessageDeflate });
+    await client.opened;
+    const server = await accepting;
+    assert.equal(server.extensions !== "", perMessageDeflate);
+    client.binaryType = "uint8array";
+    server.binaryType = "uint8array";
+    server.onmessage = (event) => server.send(event.data, { transfer: true });
+    const sent = [40_000, 100, 300_000, 16 * 1024].map((size, n) =>
+      new Uint8Array(size).map((_, i) => (i * 7 + n) & 0xff)
+    );
+    const echoes: unknown[] = [];
+    const all = new Promise<void>((resolve) => {
+      client.onmessage = (event) => {
+        echoes.push(event.data);
+        if (echoes.length === sent.length) resolve();
+      };
+    });
+    for (const payload of sent) await client.send(payload);
+    await all;
+    echoes.forEach((data, i) =>
+      assertSameBytes(data, sent[i], `deflate ${perMessageDeflate}: ${i}`)
+    );
+    client.close();
+    await server.closed;
+  }
+});

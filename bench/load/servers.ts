@@ -160,15 +160,23 @@ export const SERVERS: ServerSpec[] = [
   })),
 ];
 
-// Each codec-backed server with `reuseMessageBuffers: true` (its handler only
-// sends the message on): opt-in variants, `es … reuse`.
+// Opt-in variants of each codec-backed server (its handler only sends the
+// message on): `es … reuse` with `reuseMessageBuffers: true`, `es … transfer`
+// sending with `transfer: true`, and `es … reuse+transfer` with both.
+const VARIANTS: [string, Record<string, string>][] = [
+  ["reuse", { ES_REUSE: "1" }],
+  ["transfer", { ES_TRANSFER: "1" }],
+  ["reuse+transfer", { ES_REUSE: "1", ES_TRANSFER: "1" }],
+];
 SERVERS.push(
-  ...SERVERS.filter((spec) => spec.kind === "codec").map((spec): ServerSpec => ({
-    ...spec,
-    name: `${spec.name} reuse`,
-    env: { ...spec.env, ES_REUSE: "1" },
-    optIn: true,
-  })),
+  ...SERVERS.filter((spec) => spec.kind === "codec").flatMap((spec) =>
+    VARIANTS.map(([variant, env]): ServerSpec => ({
+      ...spec,
+      name: `${spec.name} ${variant}`,
+      env: { ...spec.env, ...env },
+      optIn: true,
+    }))
+  ),
 );
 
 /** Bare TCP servers: accept and read, never answer (memory baseline only). */

@@ -283,6 +283,30 @@ export function contractTests(
     },
   );
 
+  peerTest(`${name}: ws client: echoes sent on with transfer arrive intact`, tools, async () => {
+    await using server = await start();
+    const { ws } = await wsOpen(`${server.base}/transfer`);
+    // Under and over OWNED_MIN, with text between: in flight all at once.
+    const sent: (string | Uint8Array)[] = [];
+    for (const [n, size] of [100, 100 * 1024, 256 * 1024, 1024 * 1024].entries()) {
+      sent.push(Uint8Array.from({ length: size }, (_, i) => (i * 31 + n) % 256));
+      sent.push(`${n}`.repeat(size >> 4));
+    }
+    for (const message of sent) ws.send(message);
+    for (const [k, message] of sent.entries()) {
+      const echoed = await within(wsNext(ws), `message ${k}`);
+      if (typeof message === "string") {
+        assert.ok(echoed === message, `message ${k}: ${String(echoed).slice(0, 60)}`);
+        continue;
+      }
+      assert.ok(echoed instanceof Uint8Array, `message ${k}: ${String(echoed).slice(0, 60)}`);
+      assert.equal(echoed.length, message.length, `message ${k}: length`);
+      assert.ok(echoed.every((byte, i) => byte === message[i]), `message ${k}: bytes`);
+    }
+    ws.close(1000);
+    await wsClosed(ws);
+  });
+
   peerTest(`${name}: handshake rejections (403 origin, 401 authorize)`, tools, async () => {
     await using server = await start();
     await assert.rejects(wsOpen(`${server.base}/echo`, { origin: "http://evil.test" }), {

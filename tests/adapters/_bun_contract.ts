@@ -86,6 +86,29 @@ export function slot(id: string): PromiseWithResolvers<{ closeCode: number; reas
 }
 
 /**
+ * Echoes with `transfer`: binary messages go back from their own memory. One
+ * over a whole buffer that the send did not detach gets a text message saying
+ * so (which fails the test); a view of part of a buffer (a read chunk) is
+ * copied, as documented.
+ *
+ * @param socket The socket.
+ */
+export function transferEcho(socket: ContractSocket): void {
+  socket.binaryType = "uint8array";
+  socket.onmessage = ({ data }) => {
+    if (typeof data === "string") {
+      socket.send(data).catch(() => {});
+      return;
+    }
+    const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+    socket.send(data, { transfer: true }).catch(() => {});
+    if (whole && data.byteLength !== 0) {
+      socket.send("a transferred message was not detached").catch(() => {});
+    }
+  };
+}
+
+/**
  * Serves one accepted socket per the contract.
  *
  * @param socket The socket.
@@ -133,6 +156,9 @@ export function serveContract(socket: ContractSocket, url: URL): void {
       };
       return;
     }
+    case "/transfer":
+      transferEcho(socket);
+      return;
     case "/plain":
       // Echo with per-message compression refused.
       socket.onmessage = (event) => {

@@ -8,6 +8,8 @@
  *
  * - `/open/echo`: the suite's echo and subprotocols, but any origin (for browsers).
  * - `/open/reuse`: the echo with `reuseMessageBuffers: true`; checks kept views never change.
+ * - `/open/transfer`, `/open/reuse-transfer`: the echo sending binary messages on with
+ *   `transfer: true` (the second with `reuseMessageBuffers` too); checks they were detached.
  * - `/deflate/echo`: echo with `perMessageDeflate: true`, any origin.
  * - `/deflate/limited`: the same with `maxMessageSize: 1 MiB` (inflated size).
  * - `/life/idle`: `idleTimeout: 300` (the server closes an idle socket with 1001).
@@ -27,6 +29,7 @@ import process from "node:process";
 import { createWebSocketServer } from "../../src/adapters/node.ts";
 import type { EdgeSocket } from "../../src/socket.ts";
 import { withResolvers } from "../../src/_promise.ts";
+import { transferEcho } from "./_bun_contract.ts";
 
 const SUITE_PROTOCOLS = ["superchat", "chat"];
 const SUITE_ORIGINS = ["http://allowed.test"];
@@ -167,6 +170,17 @@ createWebSocketServer({
     };
   },
 });
+
+// `/open/transfer` and `/open/reuse-transfer`: binary messages go back with `transfer`
+// (the contract's `transferEcho`, which fails the test if one is not detached).
+for (const reuseMessageBuffers of [false, true]) {
+  createWebSocketServer({
+    server,
+    path: reuseMessageBuffers ? "/open/reuse-transfer" : "/open/transfer",
+    reuseMessageBuffers,
+    onSocket: transferEcho,
+  });
+}
 
 // `/deflate/*`: permessage-deflate (RFC 7692) with the defaults, any origin.
 createWebSocketServer({

@@ -202,6 +202,39 @@ for (const runtime of ["node", "bun", "deno"] as const) {
         }
       });
 
+      await t.step(
+        "send with transfer: messages in flight echo intact, from their own memory",
+        async () => {
+          for (const path of ["/open/transfer", "/open/reuse-transfer"]) {
+            const socket = connect(`${base}${path}`);
+            socket.binaryType = "uint8array";
+            await socket.opened;
+            // Under and over OWNED_MIN (copied, and written as they are), with text between.
+            const sent: Message[] = [];
+            for (const [n, size] of [100, 100 * 1024, 256 * 1024, 1024 * 1024, 40_000].entries()) {
+              sent.push(new Uint8Array(size).map((_, i) => (i * 31 + n) & 0xff));
+              sent.push(`${n}`.repeat(size >> 4));
+            }
+            try {
+              // Our client sends with transfer too: its payloads are masked in place.
+              const copies = sent.map((m) => typeof m === "string" ? m : m.slice());
+              await Promise.all(copies.map((m) => socket.send(m, { transfer: true })));
+              for (const m of copies) {
+                if (typeof m !== "string") {
+                  assert.equal(m.byteLength, 0, "the client's is detached");
+                }
+              }
+              for (const [i, message] of sent.entries()) {
+                assertSameMessage(await next(socket), message, `${path}: echo ${i}`);
+              }
+            } finally {
+              socket.close(1000);
+              await socket.closed.catch(() => {});
+            }
+          }
+        },
+      );
+
       await t.step("a connection reset mid-echo does not harm the server", async () => {
         for (let i = 0; i < 5; i++) {
           const raw = await openRawClient(`${base}/echo`);
