@@ -69,6 +69,13 @@ export interface DirectTransport {
    * then reuse it.
    */
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Optional: writes several chunks, in order, after every chunk given
+   * before, as one gathered write where the OS allows it (`writev`);
+   * resolves once the transport refers to none of them. A frame written
+   * from its sender's own memory comes as its header and its payload.
+   */
+  writeMany?(chunks: Uint8Array[]): Promise<void>;
   /** Ends our side (FIN) once everything written is flushed. */
   end(): Promise<void>;
   /** Drops the connection at once, both ways. */
@@ -84,7 +91,9 @@ export interface DirectReceiver {
 }
 
 /** The write half of {@linkcode DirectTransport}, which a stream writer can offer too. */
-type Sink = Pick<DirectTransport, "write" | "end"> & { destroy(): void | Promise<void> };
+type Sink = Pick<DirectTransport, "write" | "writeMany" | "end"> & {
+  destroy(): void | Promise<void>;
+};
 
 /**
  * A pull-only `ReadableStream` over {@linkcode DirectTransport.read}, for a
@@ -608,17 +617,27 @@ export class CodecDriver implements SocketDriver {
     }
     const sink = this.#output();
     let last: Promise<void> | undefined;
-    for (const chunk of out) {
-      const size = chunk.length;
+    if (out.length > 1 && sink.writeMany !== undefined) {
+      let size = 0;
+      for (const chunk of out) size += chunk.length;
       this.#inflight += size;
-      // Only the last write's failure is handled below; a reset peer must
-      // not leave the earlier ones as unhandled rejections (they kill Deno).
-      last?.catch(noop);
-      last = sink.write(chunk).then(() => {
+      last = sink.writeMany(out).then(() => {
         this.#inflight -= size;
-        // Back to the pool (a no-op for a chunk the pool did not make).
-        releaseOutput(chunk);
+        for (const chunk of out) releaseOutput(chunk);
       });
+    } else {
+      for (const chunk of out) {
+        const size = chunk.length;
+        this.#inflight += size;
+        // Only the last write's failure is handled below; a reset peer must
+        // not leave the earlier ones as unhandled rejections (they kill Deno).
+        last?.catch(noop);
+        last = sink.write(chunk).then(() => {
+          this.#inflight -= size;
+          // Back to the pool (a no-op for a chunk the pool did not make).
+          releaseOutput(chunk);
+        });
+      }
     }
     last!.then(() => batch?.resolve(), (cause) => {
       const error = new WebSocketError("WS_ERR_CONNECTION_LOST", "Write to the transport failed", {
@@ -698,8 +717,11 @@ export class CodecDriver implements SocketDriver {
     const sent = (this.#outbox ?? Promise.resolve()).then(async () => {
       try {
         const payload = compress ? await deflate.compress(bytes) : undefined;
-        if (payload !== undefined) this.#engine.sendFrame(text ? 1 : 2, payload, { rsv1: true });
-        else this.#engine.sendFrame(text ? 1 : 2, bytes, { owned: true });
+        if (payload !== undefined) {
+          this.#engine.sendFrame(text ? 1 : 2, payload, { rsv1: true });
+          // Compressed: a transferred buffer the pool lent can serve the next message.
+          releaseOutput(bytes);
+        } else this.#engine.sendFrame(text ? 1 : 2, bytes, { owned: true });
       } finally {
         this.#compressing -= size;
       }

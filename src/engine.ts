@@ -1005,6 +1005,8 @@ export class WebSocketEngine {
     this.#writeHeader(frame, opcode, length, fin, rsv1);
     frame.set(payload, headerLength);
     if (!this.#server) mask(frame.subarray(headerLength), this.#outKey);
+    // Copied: a transferred buffer the pool lent can serve the next message.
+    if (owned) giveBack(payload);
   }
 }
 

@@ -1446,7 +1446,7 @@ Deno.test("engine: sendFrame with owned writes the payload as it is, as a fragme
   ]);
 });
 
-Deno.test("engine: a pooled engine's owned payload that the pool lent returns to the pool after its write", () => {
+Deno.test("engine: an owned payload that the pool lent returns to the pool after its write or copy", () => {
   drainPool();
   // A lent buffer sent on with transfer (what EdgeSocket.send does with it).
   const lent = takeBuffer(OWNED_MIN);
@@ -1467,4 +1467,9 @@ Deno.test("engine: a pooled engine's owned payload that the pool lent returns to
   plain.sendBinary(other, true);
   for (const chunk of plain.takeOutput()) releaseOutput(chunk);
   assert.notEqual(takeBuffer(OWNED_MIN).buffer, other.buffer);
+  // Under OWNED_MIN it is copied, and back in the pool at once, whatever the transport.
+  const small = transferBuffer(takeBuffer(64 * 1024))!;
+  plain.sendBinary(small, true);
+  assert.equal(takeBuffer(64 * 1024).buffer, small.buffer);
+  assert.equal(parseFrames(plain.takeOutput())[0].payload.length, 64 * 1024);
 });

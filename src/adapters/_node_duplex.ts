@@ -182,6 +182,20 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
     });
   }
 
+  writeMany(chunks: Uint8Array[]): Promise<void> {
+    const socket = this.#socket;
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (socket.destroyed || socket.writableEnded) return Promise.reject(new Error(CLOSED));
+    return new Promise<void>((resolve, reject) => {
+      // Corked, the chunks leave in one writev when uncorked.
+      socket.cork();
+      const last = chunks.length - 1;
+      for (let i = 0; i < last; i++) socket.write(chunks[i]);
+      socket.write(chunks[last], (error?: Error | null) => error ? reject(error) : resolve());
+      socket.uncork();
+    });
+  }
+
   end(): Promise<void> {
     const socket = this.#socket;
     if (socket.destroyed || socket.writableFinished) return Promise.resolve();

@@ -164,6 +164,14 @@ function directCalls(conn: Deno.Conn): DirectTransport {
       last = written.catch(() => {});
       return written;
     },
+    // Deno has no gathered write: one write per chunk, behind one promise.
+    writeMany(chunks: Uint8Array[]): Promise<void> {
+      const written = last.then(async () => {
+        for (const chunk of chunks) await writeAll(chunk);
+      });
+      last = written.catch(() => {});
+      return written;
+    },
     async end(): Promise<void> {
       await last;
       await conn.closeWrite();

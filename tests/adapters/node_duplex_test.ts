@@ -107,3 +107,27 @@ Deno.test("node bridge push mode: destroy() while paused still delivers the end"
   assert.equal(receiver.text(), "");
   await close();
 });
+
+Deno.test("node bridge writeMany: chunks go out in order after earlier writes; rejects once destroyed", async () => {
+  const { near, far, close } = await pair();
+  const received: Uint8Array[] = [];
+  far.on("data", (chunk: Uint8Array) => received.push(chunk));
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  const first = near.write(bytes("0:"));
+  const many = near.writeMany!([bytes("a"), new Uint8Array(300_000).fill(98), bytes("c")]);
+  await Promise.all([first, many]);
+  const total = 2 + 1 + 300_000 + 1;
+  await until(() => received.reduce((sum, chunk) => sum + chunk.length, 0) === total);
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of received) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  assert.equal(new TextDecoder().decode(all.subarray(0, 3)), "0:a");
+  assert.ok(all.subarray(3, 300_003).every((byte) => byte === 98));
+  assert.equal(all[total - 1], 99);
+  near.destroy();
+  await assert.rejects(near.writeMany!([bytes("x"), bytes("y")]));
+  await close();
+});
