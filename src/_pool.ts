@@ -129,8 +129,8 @@ export function giveBackLent(view: Uint8Array): void {
  * @param view The bytes to send.
  * @returns The same bytes, now the sender's alone; `undefined` if not taken.
  * @throws {TypeError} If the buffer cannot be detached: a
- *   `SharedArrayBuffer`, a buffer the runtime keeps attached (Node's pooled
- *   small `Buffer`s), or a runtime that cannot detach at all.
+ *   `SharedArrayBuffer`, a `WebAssembly.Memory`'s buffer, or any on a
+ *   runtime that cannot detach at all.
  */
 export function transferBuffer(view: Uint8Array): Uint8Array | undefined {
   const taken = view.buffer;
@@ -152,6 +152,10 @@ export function transferBuffer(view: Uint8Array): Uint8Array | undefined {
     throw new TypeError(`The buffer cannot be transferred: ${(cause as Error).message}`, {
       cause,
     });
+  }
+  // Node 20's structuredClone copies a buffer it cannot detach, without a word.
+  if (taken.byteLength !== 0) {
+    throw new TypeError("The buffer cannot be transferred: it cannot be detached");
   }
   if (lent) {
     made.delete(taken);

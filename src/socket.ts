@@ -43,8 +43,8 @@ export interface SendOptions {
    * Default `false`.
    *
    * @throws {TypeError} From `send()`, if the buffer cannot be detached: a
-   *   `SharedArrayBuffer`, or one the runtime keeps attached, such as Node's
-   *   pooled small `Buffer`s (`Buffer.from`, `Buffer.allocUnsafe` under 4 KiB).
+   *   `SharedArrayBuffer`, or a `WebAssembly.Memory`'s buffer. (Node's
+   *   pooled small `Buffer`s are views of part of a shared buffer: copied.)
    */
   transfer?: boolean;
 }

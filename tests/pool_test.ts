@@ -285,11 +285,16 @@ Deno.test("pool: transferBuffer leaves a view of part of a buffer alone, unless 
   assert.ok(moved.every((byte) => byte === 9));
 });
 
-Deno.test("pool: transferBuffer throws a TypeError for a SharedArrayBuffer, which stays usable", () => {
+Deno.test("pool: transferBuffer throws a TypeError for buffers that cannot be detached, which stay usable", () => {
   const shared = new Uint8Array(new SharedArrayBuffer(64));
   assert.throws(() => transferBuffer(shared), TypeError);
   shared[0] = 1;
   assert.equal(shared[0], 1);
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const wasm = new Uint8Array(memory.buffer);
+  assert.throws(() => transferBuffer(wasm), TypeError);
+  wasm[0] = 2;
+  assert.equal(new Uint8Array(memory.buffer)[0], 2);
 });
 
 Deno.test("pool: a lent buffer transferred stays the pool's; giveBackLent then leaves it alone", () => {
