@@ -46,6 +46,7 @@ export {
   type ByteDuplex,
   CODEC_CAPABILITIES,
   type ConnectionOptions,
+  type DirectReceiver,
   type DirectTransport,
 } from "./src/connection.ts";
 export * from "./src/accept.ts";

@@ -188,10 +188,8 @@ export interface CloseOptions {
   reason?: string;
 }
 
-const CloseEventBase: typeof Event = Event;
-
 /** The `close` event (a minimal `CloseEvent` where the runtime lacks one). */
-export class WebSocketCloseEvent extends CloseEventBase {
+export class WebSocketCloseEvent extends Event {
   /** The close code. */
   readonly code: number;
   /** The reason. */
@@ -243,7 +241,8 @@ export interface EdgeSocketEventMap {
   close: WebSocketCloseEvent;
 }
 
-type Handler<E extends Event> = ((event: E) => void) | null;
+/** The value of an `on…` handler attribute: a listener, or `null` for none. */
+export type EventHandler<E extends Event> = ((event: E) => void) | null;
 
 /** An event type with a handler attribute as a bit, else 0. */
 function handlerBit(type: string): number {
@@ -357,10 +356,10 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
   // EventTarget (whose records cost ~250 B per listener and socket) until
   // its type is dispatched or gets another listener: before one added
   // later, it must run first, as the first listener of its type.
-  #onopen: Handler<Event> = null;
-  #onmessage: Handler<MessageEvent> = null;
-  #onerror: Handler<WebSocketErrorEvent> = null;
-  #onclose: Handler<WebSocketCloseEvent> = null;
+  #onopen: EventHandler<Event> = null;
+  #onmessage: EventHandler<MessageEvent> = null;
+  #onerror: EventHandler<WebSocketErrorEvent> = null;
+  #onclose: EventHandler<WebSocketCloseEvent> = null;
   /** Handler attributes registered as listeners, by type. */
   #registered: Map<string, EventListener> | undefined;
   /** Types with a handler attribute that ever got a listener through `addEventListener` (bits). */
@@ -667,10 +666,10 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
    * `addEventListener`, it is called directly (not through `dispatchEvent`),
    * with the same event.
    */
-  get onopen(): Handler<Event> {
+  get onopen(): EventHandler<Event> {
     return this.#onopen;
   }
-  set onopen(handler: Handler<Event>) {
+  set onopen(handler: EventHandler<Event>) {
     this.#onopen = typeof handler === "function" ? handler : null;
     this.#handlerChanged("open");
   }
@@ -685,10 +684,10 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
    * `false`. An exception it
    * throws is reported like one thrown by a listener.
    */
-  get onmessage(): Handler<MessageEvent> {
+  get onmessage(): EventHandler<MessageEvent> {
     return this.#onmessage;
   }
-  set onmessage(handler: Handler<MessageEvent>) {
+  set onmessage(handler: EventHandler<MessageEvent>) {
     this.#onmessage = typeof handler === "function" ? handler : null;
     this.#handlerChanged("message");
   }
@@ -696,10 +695,10 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
    * Handler for `error` events. While no `error` listener was added with `addEventListener`, it is
    * called directly (not through `dispatchEvent`), with the same event.
    */
-  get onerror(): Handler<WebSocketErrorEvent> {
+  get onerror(): EventHandler<WebSocketErrorEvent> {
     return this.#onerror;
   }
-  set onerror(handler: Handler<WebSocketErrorEvent>) {
+  set onerror(handler: EventHandler<WebSocketErrorEvent>) {
     this.#onerror = typeof handler === "function" ? handler : null;
     this.#handlerChanged("error");
   }
@@ -707,10 +706,10 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
    * Handler for `close` events. While no `close` listener was added with `addEventListener`, it is
    * called directly (not through `dispatchEvent`), with the same event.
    */
-  get onclose(): Handler<WebSocketCloseEvent> {
+  get onclose(): EventHandler<WebSocketCloseEvent> {
     return this.#onclose;
   }
-  set onclose(handler: Handler<WebSocketCloseEvent>) {
+  set onclose(handler: EventHandler<WebSocketCloseEvent>) {
     this.#onclose = typeof handler === "function" ? handler : null;
     this.#handlerChanged("close");
   }
@@ -928,6 +927,13 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     listener: (this: EdgeSocket, event: EdgeSocketEventMap[K]) => unknown,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /**
+   * Adds an event listener for any event type (see `EventTarget`).
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   */
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,

@@ -37,6 +37,7 @@ import {
   type SocketOptions,
 } from "../socket.ts";
 import { customHeaders, type NativeUpgradeOptions, notOpen } from "./_native.ts";
+export type { NativeUpgradeOptions } from "./_native.ts";
 
 /** The part of Bun's `ServerWebSocket` this adapter uses. */
 export interface BunServerWebSocket<T> {

@@ -28,6 +28,7 @@ import {
   type PinglessEdgeSocket,
   StandardSocketDriver,
 } from "./_native.ts";
+export type { NativeUpgradeOptions } from "./_native.ts";
 
 /**
  * What a `Deno.serve` socket can do: Deno's native server WebSocket exposes

@@ -24,6 +24,7 @@ import type { NativeUpgradeOptions, PinglessEdgeSocket } from "./_native.ts";
 import { type BunServer, createBunWebSocketHandler, upgradeBunRequest } from "./bun.ts";
 import type { BunWebSocketHandler } from "./bun.ts";
 import { upgradeWebSocket as upgradeDeno } from "./deno.ts";
+export type { NativeUpgradeOptions } from "./_native.ts";
 
 export type { UpgradeWebSocket, WSEvents } from "hono/ws";
 export { WSContext } from "hono/ws";
