@@ -111,9 +111,14 @@ export function giveBackLent(view: Uint8Array): void {
   const moved = detach(taken);
   // A buffer too large to pool is detached all the same, then let go.
   if (made.get(taken) !== false) return;
+  carryMark(taken, moved);
+  giveBack(new Uint8Array(moved));
+}
+
+/** The pool's books follow a taken-out buffer's memory into the buffer it moved to. */
+function carryMark(taken: ArrayBuffer, moved: ArrayBuffer): void {
   made.delete(taken);
   made.set(moved, false);
-  giveBack(new Uint8Array(moved));
 }
 
 /**
@@ -157,10 +162,7 @@ export function transferBuffer(view: Uint8Array): Uint8Array | undefined {
   if (taken.byteLength !== 0) {
     throw new TypeError("The buffer cannot be transferred: it cannot be detached");
   }
-  if (lent) {
-    made.delete(taken);
-    made.set(moved, false);
-  }
+  if (lent) carryMark(taken, moved);
   return new Uint8Array(moved, byteOffset, length);
 }
 

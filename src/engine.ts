@@ -986,10 +986,10 @@ export class WebSocketEngine {
       this.#outSize += headerLength + length;
       return;
     }
-    // The payload is copied even when large: the transport writes later, and a
-    // caller may reuse its buffer as soon as send() returns (WHATWG WebSocket
-    // send() snapshots the data). Copying it behind its header costs the same
-    // as a separate snapshot and makes the frame one write, not two.
+    // Otherwise the payload is copied, even when large: the transport writes
+    // later, and a caller may reuse its buffer as soon as send() returns (WHATWG
+    // WebSocket send() snapshots the data). Copying it behind its header costs
+    // the same as a separate snapshot and makes the frame one write, not two.
     const size = headerLength + length;
     const buffer = this.#room(size);
     let frame: Uint8Array;

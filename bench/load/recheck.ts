@@ -83,6 +83,8 @@ interface Rechecked extends Miss {
 
 const path = values.results ?? newestResults();
 const base = path.replace(/\.json$/, "");
+/** One miss's identity across result files: server, target, cell. */
+const missKey = (m: Miss): string => `${m.server}|${m.rule.target}|${m.size}|${m.conns}`;
 const results: Results = JSON.parse(await Deno.readTextFile(path));
 let missed = misses(results);
 log(`${missed.length} missed cells in ${path}`);
@@ -94,12 +96,10 @@ if (variant !== undefined) {
   // Only what the last recheck did not find met, and only servers with the variant.
   const last: Rechecked[] = JSON.parse(await Deno.readTextFile(`${base}.recheck.json`));
   const stillMissed = new Set(
-    last.filter((r) => r.recheck === undefined || r.recheck < r.rule.threshold)
-      .map((r) => `${r.server}|${r.rule.target}|${r.size}|${r.conns}`),
+    last.filter((r) => r.recheck === undefined || r.recheck < r.rule.threshold).map(missKey),
   );
   missed = missed.filter((miss) =>
-    variantOf(miss.server) !== undefined &&
-    stillMissed.has(`${miss.server}|${miss.rule.target}|${miss.size}|${miss.conns}`)
+    variantOf(miss.server) !== undefined && stillMissed.has(missKey(miss))
   );
   log(`${missed.length} of them still missed in ${base}.recheck.json, with a ${variant} variant`);
 }
@@ -172,6 +172,18 @@ const variantNote = variant === undefined
     `variant (\`bench/load/servers.ts\`) in its place, in the cells the last recheck ` +
     `(\`${rel(base)}.recheck.md\`) did not find met, with the server itself in the same run: ` +
     `"× server" is the variant's messages/s over the server's.`;
+const columns = [
+  "server",
+  "target",
+  "cell",
+  "matrix",
+  "again",
+  "runs",
+  "pairs",
+  "CPU",
+  ...variant === undefined ? [] : ["× server"],
+  "",
+];
 const lines = [
   `# Missed targets measured again, ${new Date().toISOString().slice(0, 10)}` +
   (variant === undefined ? "" : `, \`${variant}\` variants`),
@@ -187,15 +199,8 @@ const lines = [
     ((performance.now() - started) / 1000).toFixed(0)
   } s.${variantNote}`,
   "",
-  ...variant === undefined
-    ? [
-      "| server | target | cell | matrix | again | runs | pairs | CPU | |",
-      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    : [
-      "| server | target | cell | matrix | again | runs | pairs | CPU | × server | |",
-      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ],
+  "|" + columns.map((column) => column === "" ? " |" : ` ${column} |`).join(""),
+  `|${" --- |".repeat(columns.length)}`,
   ...rechecked.map((r) =>
     `| ${r.variant ?? r.server} | ${r.rule.target} | ${fmtSize(r.size)} × ${r.conns} | ${
       fmtRatio(r.ratio)

@@ -173,10 +173,18 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
     return new Promise((resolve, reject) => this.#waiting = { resolve, reject });
   }
 
-  write(chunk: Uint8Array): Promise<void> {
+  /** Why nothing can be written any more, as a rejection; `undefined` while writable. */
+  #refusal(): Promise<never> | undefined {
     const socket = this.#socket;
     if (this.#failure) return Promise.reject(this.#failure);
     if (socket.destroyed || socket.writableEnded) return Promise.reject(new Error(CLOSED));
+    return undefined;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    const socket = this.#socket;
+    const refused = this.#refusal();
+    if (refused !== undefined) return refused;
     return new Promise<void>((resolve, reject) => {
       socket.write(chunk, (error?: Error | null) => error ? reject(error) : resolve());
     });
@@ -184,8 +192,8 @@ class NodeSocketDuplex implements ByteDuplex, DirectTransport {
 
   writeMany(chunks: Uint8Array[]): Promise<void> {
     const socket = this.#socket;
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (socket.destroyed || socket.writableEnded) return Promise.reject(new Error(CLOSED));
+    const refused = this.#refusal();
+    if (refused !== undefined) return refused;
     return new Promise<void>((resolve, reject) => {
       // Corked, the chunks leave in one writev when uncorked.
       socket.cork();

@@ -154,6 +154,12 @@ function directCalls(conn: Deno.Conn): DirectTransport {
   };
   // `conn.write` may write part of a chunk; concurrent calls would interleave.
   let last: Promise<void> = Promise.resolve();
+  /** Runs `job` after every write queued before it. */
+  const queue = (job: () => Promise<void>): Promise<void> => {
+    const written = last.then(job);
+    last = written.catch(() => {});
+    return written;
+  };
   return {
     async read(): Promise<Uint8Array | null> {
       const buffer = new Uint8Array(HEAD_READ_SIZE);
@@ -161,17 +167,13 @@ function directCalls(conn: Deno.Conn): DirectTransport {
       return n === null ? null : buffer.subarray(0, n);
     },
     write(chunk: Uint8Array): Promise<void> {
-      const written = last.then(() => writeAll(chunk));
-      last = written.catch(() => {});
-      return written;
+      return queue(() => writeAll(chunk));
     },
     // Deno has no gathered write: one write per chunk, behind one promise.
     writeMany(chunks: Uint8Array[]): Promise<void> {
-      const written = last.then(async () => {
+      return queue(async () => {
         for (const chunk of chunks) await writeAll(chunk);
       });
-      last = written.catch(() => {});
-      return written;
     },
     async end(): Promise<void> {
       await last;
