@@ -18,8 +18,9 @@
 // Prints one JSON line: messages/s, MB/s of echoed payload (1 MB = 1e6 B),
 // latency percentiles in µs (send-batch time to receive-chunk time).
 // With --server-pid (Linux), also the server process's CPU time (user +
-// system, from /proc, 10 ms ticks) over the measured window per echo; always
-// the generator's own CPU time per echo (loadCpuUsPerMsg).
+// system, from /proc, 10 ms ticks) and its minor page faults over the
+// measured window per echo; always the generator's own CPU time per echo
+// (loadCpuUsPerMsg).
 //
 // --expect same: the server is a bare TCP echo (it answers the upgrade with
 // 101, then sends back every byte as it came), so the bytes expected are the
@@ -63,14 +64,20 @@ if (values.expect !== "echo" && values.expect !== "same") fail("--expect is echo
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
 
-/** The server's CPU time so far (user + system) in µs, if --server-pid names a process. */
-function serverCpuUs() {
+/**
+ * The server's CPU time so far (user + system) in µs and its minor page
+ * faults, if --server-pid names a process.
+ */
+function serverUsage() {
   if (values["server-pid"] === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${values["server-pid"]}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
-    // Fields 14 and 15 of stat(5) (utime, stime), counted after the command name.
-    return (Number(fields[11]) + Number(fields[12])) * 1e6 / USER_HZ;
+    // Fields 10, 14 and 15 of stat(5) (minflt, utime, stime), counted after the command name.
+    return {
+      cpuUs: (Number(fields[11]) + Number(fields[12])) * 1e6 / USER_HZ,
+      faults: Number(fields[7]),
+    };
   } catch {
     return undefined;
   }
@@ -331,11 +338,11 @@ async function echoMode() {
   await new Promise((r) => setTimeout(r, warmup));
   measuring = true;
   const started = performance.now();
-  const cpuBefore = serverCpuUs();
+  const serverBefore = serverUsage();
   const ownBefore = process.cpuUsage();
   await new Promise((r) => setTimeout(r, duration));
   measuring = false;
-  const cpuAfter = serverCpuUs();
+  const serverAfter = serverUsage();
   const own = process.cpuUsage(ownBefore);
   const seconds = (performance.now() - started) / 1000;
   stopped = true;
@@ -355,8 +362,13 @@ async function echoMode() {
     connectMs: Math.round(connectMs),
     errors,
   };
-  if (cpuBefore !== undefined && cpuAfter !== undefined && messages > 0) {
-    result.serverCpuUsPerMsg = Number(((cpuAfter - cpuBefore) / messages).toFixed(2));
+  if (serverBefore !== undefined && serverAfter !== undefined && messages > 0) {
+    result.serverCpuUsPerMsg = Number(
+      ((serverAfter.cpuUs - serverBefore.cpuUs) / messages).toFixed(2),
+    );
+    result.serverFaultsPerMsg = Number(
+      ((serverAfter.faults - serverBefore.faults) / messages).toFixed(2),
+    );
   }
   // The generator's own CPU per echo: at equal server CPU per echo, a lower
   // rate with a busier generator points at what the server sends.

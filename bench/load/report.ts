@@ -23,6 +23,8 @@ export interface Run {
   p99Us: number | null;
   /** The server's CPU time (user + system) per echo in the measured window, in µs. */
   cpuUsPerMsg?: number | null;
+  /** The server's minor page faults per echo in the measured window. */
+  faultsPerMsg?: number | null;
   /** The load generator's own CPU time per echo in the measured window, in µs. */
   loadCpuUsPerMsg?: number | null;
   errors: number;

@@ -336,6 +336,7 @@ for (let rep = 0; rep < reps; rep++) {
         p50Us: (result.p50Us as number | null) ?? null,
         p99Us: (result.p99Us as number | null) ?? null,
         cpuUsPerMsg: (result.serverCpuUsPerMsg as number | undefined) ?? null,
+        faultsPerMsg: (result.serverFaultsPerMsg as number | undefined) ?? null,
         loadCpuUsPerMsg: (result.loadCpuUsPerMsg as number | undefined) ?? null,
         errors: Number(result.errors ?? 1),
       };
@@ -348,6 +349,7 @@ for (let rep = 0; rep < reps; rep++) {
             String(conns).padStart(3)
           }: ${run.msgPerSec} msg/s` +
           (run.cpuUsPerMsg != null ? `, ${run.cpuUsPerMsg} µs CPU/msg` : "") +
+          (run.faultsPerMsg != null ? `, ${run.faultsPerMsg} faults/msg` : "") +
           (run.loadCpuUsPerMsg != null ? ` (load ${run.loadCpuUsPerMsg})` : "") +
           (run.errors ? ` ERRORS ${run.errors} ${run.firstError}` : ""),
       );
