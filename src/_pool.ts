@@ -8,8 +8,10 @@
  * transports that promise a write has released its bytes when it resolves
  * (see `DirectTransport.write`) use the pool.
  *
+ * Buffers come in classes of a power of two from 1 KiB to 4 MiB, plus
+ * {@linkcode HEADROOM} bytes (room for a frame header before a payload).
  * Bounded by bytes: at most {@linkcode OutputPoolOptions.maxIdleBytes} idle
- * in all (32 MiB by default); buffers above 4 MiB are never pooled. An
+ * in all (32 MiB by default); larger buffers are never pooled. An
  * idle connection holds none. There is no count per class: buffers come back
  * in bursts as a transport drains, as many as were in flight (Deno's
  * node:net had 30–500 of 128 KiB out at once in the echo benchmark), and a
@@ -28,13 +30,47 @@ let maxIdleBytes = DEFAULT_MAX_IDLE_BYTES;
 
 const idle: ArrayBuffer[][] = [];
 for (let shift = 0; shift <= MAX_SHIFT; shift++) idle.push([]);
+/** Bytes idle, each buffer counted as its class's power of two (without the headroom). */
 let idleBytes = 0;
 /** Buffers this pool made (only these are taken back), each `true` while idle. */
 const made = new WeakMap<ArrayBuffer, boolean>();
 
-/** The class (log2 of the buffer size) that holds `size` bytes. */
+/**
+ * Bytes kept free before a payload taken with `headroom` (see
+ * {@linkcode takeBuffer}): room for its frame header, which is at most 14
+ * bytes (RFC 6455 §5.2), rounded to keep the payload 8-byte aligned. Every
+ * pooled buffer is a power of two plus this, so that a payload of a power of
+ * two with its header, or with room for one, stays in that power's class
+ * (a 64 KiB message's frame is 65,540 bytes).
+ */
+export const HEADROOM = 16;
+
+/**
+ * Whether detaching a buffer copies its bytes: JavaScriptCore (Bun) makes
+ * `transfer()`, and a transferring `structuredClone`, a copy into fresh
+ * memory (14 µs per MiB here, and that memory's page faults under load), where
+ * V8 moves the memory (0.25 µs whatever the size). Known from the standard
+ * `navigator.userAgent`, as in `mask.ts`.
+ */
+const DETACH_COPIES = /^Bun\//.test(
+  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? "",
+);
+
+/**
+ * The headroom of a buffer lent by `reuseMessageBuffers`: {@linkcode HEADROOM},
+ * so that a message sent on with `transfer` goes out from it header included;
+ * none on JavaScriptCore, where sending it on copies it anyway and where a
+ * lent view 16 bytes into its buffer measured 1.27× the CPU per 1 MiB echo
+ * (Bun 1.4, `node:http`, 1 MiB × 256 connections, 5 alternating runs each;
+ * the same runs' micro steps, copy in, unmask, copy out, `transfer()`, cost
+ * the same at either offset: cause not located).
+ */
+export const LENT_HEADROOM: number = DETACH_COPIES ? 0 : HEADROOM;
+
+/** The class (log2 of the buffer size less {@linkcode HEADROOM}) that holds `size` bytes. */
 function classOf(size: number): number {
-  return size <= 1 << MIN_SHIFT ? MIN_SHIFT : 32 - Math.clz32(size - 1);
+  const bulk = size - HEADROOM;
+  return bulk <= 1 << MIN_SHIFT ? MIN_SHIFT : 32 - Math.clz32(bulk - 1);
 }
 
 /**
@@ -42,37 +78,37 @@ function classOf(size: number): number {
  * contents are not zeroed: the caller writes every byte before handing it out.
  *
  * @param size Bytes needed.
+ * @param headroom Bytes of the buffer to leave free before the view, for a
+ *   frame header to be written in front of the bytes later (at most
+ *   {@linkcode HEADROOM} is ever needed).
  * @returns The view.
  */
-export function takeBuffer(size: number): Uint8Array {
-  if (size > 1 << MAX_SHIFT) return new Uint8Array(size);
-  const shift = classOf(size);
-  const buffer = idle[shift].pop();
-  if (buffer === undefined) {
-    const fresh = new ArrayBuffer(1 << shift);
-    made.set(fresh, false);
-    return new Uint8Array(fresh, 0, size);
-  }
+export function takeBuffer(size: number, headroom = 0): Uint8Array {
+  const total = size + headroom;
+  if (total > (1 << MAX_SHIFT) + HEADROOM) return new Uint8Array(total).subarray(headroom);
+  const shift = classOf(total);
+  let buffer = idle[shift].pop();
+  if (buffer === undefined) buffer = new ArrayBuffer((1 << shift) + HEADROOM);
+  else idleBytes -= 1 << shift;
   made.set(buffer, false);
-  idleBytes -= buffer.byteLength;
-  return new Uint8Array(buffer, 0, size);
+  return new Uint8Array(buffer, headroom, size);
 }
 
 /**
  * Hands a buffer from {@linkcode takeBuffer} back once nothing refers to its
- * bytes any more. Buffers the pool did not make are ignored.
+ * bytes any more. Buffers the pool did not make are ignored. Any view of the
+ * buffer will do: the pool's buffers are never shared, each is one payload,
+ * one frame or one output chunk at a time.
  *
- * @param view A view returned by `takeBuffer` (or a subarray of one starting at 0).
+ * @param view A view of a buffer returned by `takeBuffer`.
  */
 export function giveBack(view: Uint8Array): void {
   const buffer = view.buffer as ArrayBuffer;
-  const size = buffer.byteLength;
-  const shift = 31 - Math.clz32(size);
+  // The pool makes buffers of its classes' sizes only.
+  const size = buffer.byteLength - HEADROOM;
   // `made.get` is `undefined` for a foreign buffer and `true` for one already idle.
-  if (
-    view.byteOffset !== 0 || made.get(buffer) !== false || shift < MIN_SHIFT ||
-    shift > MAX_SHIFT || idleBytes + size > maxIdleBytes
-  ) return;
+  if (made.get(buffer) !== false || idleBytes + size > maxIdleBytes) return;
+  const shift = 31 - Math.clz32(size);
   made.set(buffer, true);
   idle[shift].push(buffer);
   idleBytes += size;
@@ -129,7 +165,10 @@ function carryMark(taken: ArrayBuffer, moved: ArrayBuffer): void {
  * pool's: given back after the write, it is reused. A view of part of some
  * other buffer is left alone (`undefined`): the rest of that buffer may hold
  * other data (a received message can be a view into the chunk it was read
- * in, among other messages and bytes still to parse).
+ * in, among other messages and bytes still to parse). Where detaching
+ * copies (JavaScriptCore), a whole buffer's bytes are copied into a pooled
+ * buffer, with {@linkcode HEADROOM} before them, and the buffer is detached
+ * without a copy: one copy instead of a copy into fresh memory.
  *
  * @param view The bytes to send.
  * @returns The same bytes, now the sender's alone; `undefined` if not taken.
@@ -150,13 +189,25 @@ export function transferBuffer(view: Uint8Array): Uint8Array | undefined {
   const { byteOffset, length } = view;
   const lent = made.get(taken) === false;
   if (!lent && (byteOffset !== 0 || length !== taken.byteLength)) return undefined;
+  if (!lent && DETACH_COPIES) {
+    // The copy goes where send() would have copied the bytes anyway, into a
+    // pooled buffer with room for the frame header; then the caller's buffer
+    // is detached by a zero-length transfer, which copies nothing.
+    const copy = takeBuffer(length, HEADROOM);
+    copy.set(view);
+    try {
+      detachOnly(taken);
+    } catch (cause) {
+      giveBack(copy);
+      throw cause;
+    }
+    return copy;
+  }
   let moved: ArrayBuffer;
   try {
     moved = detach(taken);
   } catch (cause) {
-    throw new TypeError(`The buffer cannot be transferred: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw cannotTransfer(cause);
   }
   // Node 20's structuredClone copies a buffer it cannot detach, without a word.
   if (taken.byteLength !== 0) {
@@ -164,6 +215,21 @@ export function transferBuffer(view: Uint8Array): Uint8Array | undefined {
   }
   if (lent) carryMark(taken, moved);
   return new Uint8Array(moved, byteOffset, length);
+}
+
+/** Detaches `buffer`, dropping its bytes: a transfer to length 0 moves nothing. */
+function detachOnly(buffer: ArrayBuffer): void {
+  try {
+    (buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
+  } catch (cause) {
+    throw cannotTransfer(cause);
+  }
+}
+
+function cannotTransfer(cause: unknown): TypeError {
+  return new TypeError(`The buffer cannot be transferred: ${(cause as Error).message}`, {
+    cause,
+  });
 }
 
 /**
@@ -219,7 +285,7 @@ export function configureOutputPool(options: OutputPoolOptions): void {
     while (list.length > 0 && idleBytes > maxIdleBytes) {
       const buffer = list.pop()!;
       made.delete(buffer);
-      idleBytes -= buffer.byteLength;
+      idleBytes -= 1 << shift;
     }
   }
 }

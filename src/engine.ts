@@ -10,7 +10,7 @@ import { decodeClosePayload, encodeClosePayload } from "./close.ts";
 import { WebSocketError } from "./errors.ts";
 import { encodeFrameHeader, frameHeaderLength, Opcode, readLength64 } from "./frame.ts";
 import { mask, maskWith } from "./mask.ts";
-import { giveBack, giveBackLent, keepOut, takeBuffer } from "./_pool.ts";
+import { giveBack, giveBackLent, keepOut, LENT_HEADROOM, takeBuffer } from "./_pool.ts";
 
 /** Connection states (RFC 6455 §4, §7; WHATWG `readyState` values). */
 export const ReadyState = {
@@ -82,7 +82,9 @@ export interface EngineOptions {
    * Receives unfragmented, uncompressed binary messages of at least
    * {@linkcode REUSE_MIN} bytes into buffers from the process-wide pool and
    * takes each back once {@linkcode EngineHandler.binary} returns (which
-   * then gets `borrowed`), instead of a fresh buffer per message. Default
+   * then gets `borrowed`), instead of a fresh buffer per message. Each has
+   * room for a frame header before it (except on Bun, JavaScriptCore), so
+   * that sent on with `owned` it goes out from its own memory. Default
    * `false`. Large text payloads always use the pool: they are decoded
    * before the handler sees anything.
    */
@@ -594,7 +596,12 @@ export class WebSocketEngine {
       (this.#messageOpcode === Opcode.Text ||
         (this.#reuseBinary && this.#opcode === Opcode.Binary && this.#fin));
     this.#payloadPooled = pooled;
-    return pooled ? takeBuffer(length) : new Uint8Array(length);
+    if (!pooled) return new Uint8Array(length);
+    // A lent binary payload may be sent back with `transfer`: its header then
+    // goes in the room left before it (see #queue).
+    return this.#messageOpcode === Opcode.Text
+      ? takeBuffer(length)
+      : takeBuffer(length, LENT_HEADROOM);
   }
 
   /**
@@ -831,9 +838,13 @@ export class WebSocketEngine {
   /**
    * Queues a binary message as one frame. `data` is not modified, and is
    * copied: the caller may reuse it at once. With `owned`, the engine takes
-   * `data` instead: a payload of {@linkcode OWNED_MIN} bytes or more is
-   * written from it as it is (a client masks it in place), behind its header
-   * in an output chunk of its own; the caller must not touch it again.
+   * `data` and its whole buffer instead, and the caller must not touch
+   * either again: a frame too large to share an output chunk whose payload
+   * has room for the header before it in its buffer (a buffer the pool lent,
+   * see `reuseMessageBuffers`) is written from that memory, header included;
+   * otherwise a payload of {@linkcode OWNED_MIN} bytes or more is written from
+   * it as it is, behind its header in an output chunk of its own. A client
+   * masks it in place.
    *
    * @param data The bytes.
    * @param owned Whether `data` is handed over rather than lent.
@@ -971,6 +982,20 @@ export class WebSocketEngine {
   #queue(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean, owned = false): void {
     const length = payload.length;
     const headerLength = frameHeaderLength(length, !this.#server);
+    const size = headerLength + length;
+    if (owned && size > COALESCE_LIMIT && payload.byteOffset >= headerLength) {
+      // The payload is ours, with room before it (a buffer the pool lent, see
+      // #payloadBuffer): the header goes there, and the frame is written from
+      // that memory, the one output chunk a copy would have made.
+      this.#seal();
+      const frame = new Uint8Array(payload.buffer, payload.byteOffset - headerLength, size);
+      this.#writeHeader(frame, opcode, length, fin, rsv1);
+      if (!this.#server) mask(payload, this.#outKey);
+      if (!this.#pooled) keepOut(payload);
+      this.#out.push(frame);
+      this.#outSize += size;
+      return;
+    }
     if (owned && length >= OWNED_MIN) {
       // The payload is ours: its header goes out with the small frames before
       // it, then the payload itself, one chunk more instead of a copy.
@@ -983,14 +1008,13 @@ export class WebSocketEngine {
       // a resolved write means the transport let go of it (see poolOutput).
       if (!this.#pooled) keepOut(payload);
       this.#out.push(payload);
-      this.#outSize += headerLength + length;
+      this.#outSize += size;
       return;
     }
     // Otherwise the payload is copied, even when large: the transport writes
     // later, and a caller may reuse its buffer as soon as send() returns (WHATWG
     // WebSocket send() snapshots the data). Copying it behind its header costs
     // the same as a separate snapshot and makes the frame one write, not two.
-    const size = headerLength + length;
     const buffer = this.#room(size);
     let frame: Uint8Array;
     if (buffer === undefined) {
@@ -1011,8 +1035,9 @@ export class WebSocketEngine {
 }
 
 /**
- * Owned payloads (see {@linkcode WebSocketEngine.sendBinary}) from this size
- * on are written as they are; smaller ones are copied behind their header.
+ * Owned payloads (see {@linkcode WebSocketEngine.sendBinary}) with no room
+ * for their header before them are written as they are from this size on;
+ * smaller ones are copied behind their header.
  * In the echo benchmark a 64 KiB payload written on its own cost more CPU
  * than the copy it saved (63 → 77 µs per echo); at 1 MiB the saved copy
  * outweighs the extra write (bench/README.md).

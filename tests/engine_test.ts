@@ -11,7 +11,7 @@ import {
 } from "../src/engine.ts";
 import { WebSocketError, type WebSocketErrorCode } from "../src/errors.ts";
 import { frameHeaderLength, Opcode } from "../src/frame.ts";
-import { takeBuffer, transferBuffer } from "../src/_pool.ts";
+import { HEADROOM, LENT_HEADROOM, takeBuffer, transferBuffer } from "../src/_pool.ts";
 import {
   assertFailing,
   concatBytes,
@@ -1132,7 +1132,7 @@ Deno.test("engine: poolOutput() output is byte for byte the unpooled output, in 
       assertSameBytes(chunk, expected[i], `${role} chunk ${i}`);
       // Each chunk starts its own pooled buffer (so that it can be released).
       assert.equal(chunk.byteOffset, 0, `${role} chunk ${i} offset`);
-      const size = chunk.buffer.byteLength;
+      const size = chunk.buffer.byteLength - HEADROOM;
       assert.ok(size >= 1024 && (size & (size - 1)) === 0, `${role} chunk ${i}: ${size} bytes`);
       assert.ok(!actual.some((other, j) => j !== i && other.buffer === chunk.buffer));
     }
@@ -1140,7 +1140,7 @@ Deno.test("engine: poolOutput() output is byte for byte the unpooled output, in 
     const key = role === "client" ? 4 : 0;
     const large = actual.find((chunk) => chunk.length === 10 + key + 70_000);
     assert.ok(large, `${role}: no chunk of one 70,000-byte frame`);
-    assert.equal(large.buffer.byteLength, 128 * 1024);
+    assert.equal(large.buffer.byteLength, 128 * 1024 + HEADROOM);
     // The bytes are right, not just the same as the unpooled engine's.
     const frames = parseFrames(actual);
     assert.equal(frames.length, 3 + 40 + 1 + 1 + 2000 + 1 + 2 + 1 + 1 + 1);
@@ -1297,6 +1297,8 @@ interface Delivery {
   borrowed: boolean | undefined;
   /** The handler's view, as it is after the call. */
   view: Uint8Array;
+  /** Where the view started in its buffer during the call. */
+  byteOffset: number;
 }
 
 /** A server engine whose handler notes each binary message, and the text ones. */
@@ -1305,7 +1307,8 @@ function deliveries(options: Partial<EngineOptions> = {}) {
   const texts: string[] = [];
   const engine = new WebSocketEngine({ role: "server", ...options }, {
     text: (data) => texts.push(data),
-    binary: (view, borrowed) => binaries.push({ bytes: view.slice(), borrowed, view }),
+    binary: (view, borrowed) =>
+      binaries.push({ bytes: view.slice(), borrowed, view, byteOffset: view.byteOffset }),
     close: () => {},
   });
   return { engine, binaries, texts };
@@ -1330,9 +1333,10 @@ Deno.test("engine: reuseMessageBuffers lends large binary messages for the handl
   const sent = payloads(3, REUSE_MIN + 100);
   feedCut(engine, sent.map((payload) => peer("server", Opcode.Binary, payload)));
   assert.equal(binaries.length, 3);
-  binaries.forEach(({ bytes, borrowed, view }, i) => {
+  binaries.forEach(({ bytes, borrowed, view, byteOffset }, i) => {
     assertSameBytes(bytes, sent[i], `message ${i}`);
     assert.equal(borrowed, true, `message ${i} is lent`);
+    assert.equal(byteOffset, LENT_HEADROOM, `message ${i} has room for a frame header before it`);
     // Every runtime here detaches it (transfer, or structuredClone on Node 20).
     assert.equal(view.byteLength, 0, `message ${i}'s view is detached after the call`);
   });
@@ -1444,6 +1448,50 @@ Deno.test("engine: sendFrame with owned writes the payload as it is, as a fragme
     [Opcode.Binary, false],
     [Opcode.Continuation, true],
   ]);
+});
+
+Deno.test("engine: a large owned payload with room before it goes out from its own memory, its header in that room", () => {
+  for (const role of ROLES) {
+    drainPool();
+    const { engine: e } = engine(role);
+    e.poolOutput();
+    e.open();
+    e.sendText("before");
+    // A buffer the pool lent (reuseMessageBuffers), sent on with transfer.
+    const size = 64 * 1024;
+    const lent = takeBuffer(size, HEADROOM);
+    lent.set(payloads(1, size)[0]);
+    const moved = transferBuffer(lent)!;
+    e.sendBinary(moved, true);
+    e.sendText("after");
+    const out = e.takeOutput();
+    const header = frameHeaderLength(size, role === "client");
+    // The first text frame, the frame in the payload's buffer, the next text frame.
+    assert.equal(out.length, 3, role);
+    assert.equal(out[1].buffer, moved.buffer, `${role}: the frame is in the payload's memory`);
+    assert.equal(out[1].byteOffset, HEADROOM - header, `${role}: its header right before it`);
+    assert.equal(out[1].length, header + size);
+    const frames = parseFrames(out);
+    assert.deepEqual(frames.map((f) => f.opcode), [Opcode.Text, Opcode.Binary, Opcode.Text]);
+    assert.equal(frames[1].mask !== undefined, role === "client", `${role}: masked as a client`);
+    assertSameBytes(frames[1].payload, payloads(1, size)[0], `${role}: the payload on the wire`);
+    // Written, the buffer goes back to the pool.
+    for (const chunk of out) releaseOutput(chunk);
+    assert.equal(takeBuffer(size, HEADROOM).buffer, moved.buffer, `${role}: pooled again`);
+  }
+});
+
+Deno.test("engine: an owned payload with room before it that fits an output chunk is copied into it", () => {
+  const { engine: e } = engine("server");
+  e.poolOutput();
+  e.open();
+  const moved = transferBuffer(takeBuffer(1000, HEADROOM).fill(3))!;
+  e.sendText("before");
+  e.sendBinary(moved, true);
+  const out = e.takeOutput();
+  assert.equal(out.length, 1, "coalesced with the text frame");
+  assert.notEqual(out[0].buffer, moved.buffer);
+  assertSameBytes(parseFrames(out)[1].payload, new Uint8Array(1000).fill(3), "the payload");
 });
 
 Deno.test("engine: an owned payload that the pool lent returns to the pool after its write or copy", () => {

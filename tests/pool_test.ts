@@ -3,6 +3,7 @@ import {
   configureOutputPool,
   giveBack,
   giveBackLent,
+  HEADROOM,
   keepOut,
   takeBuffer,
   transferBuffer,
@@ -28,25 +29,27 @@ function takeMany(size: number, count: number): Uint8Array[] {
 // ---------------------------------------------------------------------------
 // takeBuffer
 
-Deno.test("pool: takeBuffer(size) is a view of exactly size bytes at offset 0 over a power-of-two buffer of at least 1 KiB", () => {
+Deno.test("pool: takeBuffer(size) is a view of exactly size bytes at offset 0 over a buffer of a power of two (1 KiB at least) and HEADROOM bytes", () => {
   const expected: [number, number][] = [
     [0, KIB],
     [1, KIB],
     [1000, KIB],
     [KIB, KIB],
-    [KIB + 1, 2 * KIB],
+    [KIB + HEADROOM, KIB],
+    [KIB + HEADROOM + 1, 2 * KIB],
     [3000, 4 * KIB],
     [64 * KIB, 64 * KIB],
-    [64 * KIB + 1, 128 * KIB],
+    [64 * KIB + 4, 64 * KIB], // a 64 KiB message's frame
+    [64 * KIB + HEADROOM + 1, 128 * KIB],
     [4 * MIB - 1, 4 * MIB],
-    [4 * MIB, 4 * MIB],
+    [4 * MIB + HEADROOM, 4 * MIB],
   ];
-  for (const [size, byteLength] of expected) {
+  for (const [size, power] of expected) {
     const view = takeBuffer(size);
     assert.equal(view.length, size, `length for ${size}`);
     assert.equal(view.byteOffset, 0, `offset for ${size}`);
     assert.ok(view.buffer instanceof ArrayBuffer, `ArrayBuffer for ${size}`);
-    assert.equal(view.buffer.byteLength, byteLength, `class for ${size}`);
+    assert.equal(view.buffer.byteLength, power + HEADROOM, `class for ${size}`);
   }
 });
 
@@ -58,9 +61,9 @@ Deno.test("pool: a buffer given back is handed out again by the next takeBuffer 
   // Another class does not get it.
   assert.notEqual(takeBuffer(1000).buffer, first.buffer);
   assert.notEqual(takeBuffer(5000).buffer, first.buffer);
-  const again = takeBuffer(2049); // same class, another size
+  const again = takeBuffer(2100); // same class, another size
   assert.equal(again.buffer, first.buffer);
-  assert.equal(again.length, 2049);
+  assert.equal(again.length, 2100);
   assert.equal(again.byteOffset, 0);
   // Not zeroed: the caller overwrites every byte.
   assert.equal(again[0], 0xab);
@@ -71,9 +74,9 @@ Deno.test("pool: a buffer given back is handed out again by the next takeBuffer 
   assert.equal(takeBuffer(4096).buffer, first.buffer);
 });
 
-Deno.test("pool: sizes above 4 MiB are fresh buffers of exactly that size, never pooled", () => {
+Deno.test("pool: sizes above the 4 MiB class are fresh buffers of exactly that size, never pooled", () => {
   drainPool();
-  for (const size of [4 * MIB + 1, 8 * MIB]) {
+  for (const size of [4 * MIB + HEADROOM + 1, 8 * MIB]) {
     const big = takeBuffer(size);
     assert.equal(big.length, size);
     assert.equal(big.byteOffset, 0);
@@ -83,8 +86,8 @@ Deno.test("pool: sizes above 4 MiB are fresh buffers of exactly that size, never
     // Nor does a 4 MiB take get it.
     assert.notEqual(takeBuffer(4 * MIB).buffer, big.buffer, `${size} handed out as 4 MiB`);
   }
-  // The largest pooled class is 4 MiB itself.
-  const largest = takeBuffer(4 * MIB);
+  // The largest pooled class is 4 MiB (and the headroom) itself.
+  const largest = takeBuffer(4 * MIB + HEADROOM);
   giveBack(largest);
   assert.equal(takeBuffer(4 * MIB - 1).buffer, largest.buffer);
 });
@@ -92,15 +95,38 @@ Deno.test("pool: sizes above 4 MiB are fresh buffers of exactly that size, never
 // ---------------------------------------------------------------------------
 // giveBack: what it ignores
 
-Deno.test("pool: giveBack ignores a view that does not start at offset 0", () => {
+Deno.test("pool: takeBuffer(size, headroom) leaves that many bytes free before the view, in the class of both", () => {
   drainPool();
-  const view = takeBuffer(KIB);
-  giveBack(view.subarray(1));
-  giveBack(new Uint8Array(view.buffer, 512));
-  assert.notEqual(takeBuffer(KIB).buffer, view.buffer);
+  const view = takeBuffer(64 * KIB, HEADROOM);
+  assert.equal(view.byteOffset, HEADROOM);
+  assert.equal(view.length, 64 * KIB);
+  // A power of two and the headroom fit its class.
+  assert.equal(view.buffer.byteLength, 64 * KIB + HEADROOM);
+  assert.equal(takeBuffer(64 * KIB + 1, HEADROOM).buffer.byteLength, 128 * KIB + HEADROOM);
+  const small = takeBuffer(100, HEADROOM);
+  assert.deepEqual([small.byteOffset, small.length, small.buffer.byteLength], [
+    HEADROOM,
+    100,
+    KIB + HEADROOM,
+  ]);
+  // Past the largest class: a fresh buffer of exactly both.
+  const large = takeBuffer(4 * MIB, HEADROOM);
+  assert.deepEqual([large.byteOffset, large.buffer.byteLength], [HEADROOM, 4 * MIB + HEADROOM]);
 });
 
-Deno.test("pool: giveBack ignores buffers whose size is not a power of two", () => {
+Deno.test("pool: any view of a buffer the pool made gives the whole buffer back", () => {
+  drainPool();
+  const framed = takeBuffer(64 * KIB, HEADROOM);
+  // What a frame written in the headroom is: a view starting before the payload.
+  giveBack(new Uint8Array(framed.buffer, HEADROOM - 4, 64 * KIB + 4));
+  const again = takeBuffer(40 * KIB);
+  assert.equal(again.buffer, framed.buffer);
+  assert.equal(again.byteOffset, 0);
+  giveBack(again.subarray(1000));
+  assert.equal(takeBuffer(40 * KIB, HEADROOM).buffer, framed.buffer);
+});
+
+Deno.test("pool: giveBack ignores buffers of other sizes than its classes", () => {
   drainPool();
   // 1500 bytes lies between the 1 KiB and 2 KiB classes; 3 KiB between 2 and 4 KiB.
   const odd = new Uint8Array(1500);
@@ -111,7 +137,7 @@ Deno.test("pool: giveBack ignores buffers whose size is not a power of two", () 
     const view = takeBuffer(size);
     assert.notEqual(view.buffer, odd.buffer, `1500-byte buffer handed out for ${size}`);
     assert.notEqual(view.buffer, odd2.buffer, `3 KiB buffer handed out for ${size}`);
-    assert.equal(view.buffer.byteLength, 2 ** Math.ceil(Math.log2(size)));
+    assert.equal(view.buffer.byteLength, 2 ** Math.ceil(Math.log2(size)) + HEADROOM);
   }
 });
 
@@ -128,7 +154,7 @@ Deno.test("pool: giveBack ignores buffers of a class it does not pool (they coun
   const again = new Set(takeMany(4 * MIB, 4).map((view) => view.buffer));
   for (const [i, view] of large.entries()) assert.ok(again.has(view.buffer), `4 MiB buffer ${i}`);
   // Nor is a foreign buffer handed out by the smallest class.
-  assert.equal(takeBuffer(1).buffer.byteLength, KIB);
+  assert.equal(takeBuffer(1).buffer.byteLength, KIB + HEADROOM);
 });
 
 Deno.test("pool: a second giveBack of the same buffer is ignored (no duplicates)", () => {

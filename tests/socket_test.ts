@@ -3,7 +3,7 @@ import { openWebSocket } from "../src/client.ts";
 import { upgradeConnection } from "../src/accept.ts";
 import { type ByteDuplex, CodecDriver, type CodecDriverInit } from "../src/connection.ts";
 import { WebSocketError } from "../src/errors.ts";
-import { Opcode } from "../src/frame.ts";
+import { frameHeaderLength, Opcode } from "../src/frame.ts";
 import { createDuplexPair, createWebSocketPair, type WebSocketPairOptions } from "../src/pair.ts";
 import {
   EdgeSocket,
@@ -786,6 +786,47 @@ Deno.test("EdgeSocket: send with transfer on a closed socket rejects and leaves 
   const bytes = new Uint8Array(32 * 1024);
   await assert.rejects(client.send(bytes, { transfer: true }), { code: "WS_ERR_NOT_OPEN" });
   assert.equal(bytes.byteLength, 32 * 1024);
+});
+
+Deno.test("EdgeSocket: a message lent by reuseMessageBuffers and sent on with transfer is taken, and echoes intact", async () => {
+  drainPool();
+  const [a, b] = createDuplexPair();
+  const server = socketOn(b, { role: "server", reuseMessageBuffers: true });
+  server.binaryType = "uint8array";
+  const sent = [40_000, 70_000, 300_000].map((size, n) =>
+    new Uint8Array(size).map((_, i) => (i * 11 + n) & 0xff)
+  );
+  const kept: number[] = [];
+  server.onmessage = (event) => {
+    const view = event.data as Uint8Array;
+    server.send(view, { transfer: true });
+    kept.push(view.byteLength);
+  };
+  const writer = a.writable.getWriter();
+  for (const payload of sent) {
+    // In two chunks: the engine assembles the message in a buffer the pool lends.
+    const bytes = peerFrame("server", Opcode.Binary, payload);
+    await writer.write(bytes.slice(0, 20_000));
+    await writer.write(bytes.slice(20_000));
+  }
+  const reader = a.readable.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const expected = sent.reduce((n, p) => n + p.length + frameHeaderLength(p.length, false), 0);
+  while (total < expected) {
+    const { value } = await reader.read();
+    if (value === undefined) break;
+    chunks.push(value.slice());
+    total += value.length;
+  }
+  assert.deepEqual(kept, [0, 0, 0], "each lent view is detached as send() returns");
+  const frames = parseFrames(concatBytes(...chunks));
+  assert.equal(frames.length, sent.length);
+  frames.forEach((f, i) => assertSameBytes(f.payload, sent[i], `echo ${i}`));
+  reader.releaseLock();
+  server.close();
+  await writer.close().catch(() => {});
+  await server.closed.catch(() => {});
 });
 
 Deno.test("EdgeSocket: with reuseMessageBuffers and permessage-deflate, echoes with transfer arrive intact", async () => {
