@@ -20,6 +20,8 @@
  * @module
  */
 
+import { JAVASCRIPTCORE } from "./_jsc.ts";
+
 /** The smallest class: 1 KiB. */
 const MIN_SHIFT = 10;
 /** The largest pooled class: 4 MiB. */
@@ -49,12 +51,9 @@ export const HEADROOM = 16;
  * Whether detaching a buffer copies its bytes: JavaScriptCore (Bun) makes
  * `transfer()`, and a transferring `structuredClone`, a copy into fresh
  * memory (14 µs per MiB here, and that memory's page faults under load), where
- * V8 moves the memory (0.25 µs whatever the size). Known from the standard
- * `navigator.userAgent`, as in `mask.ts`.
+ * V8 moves the memory (0.25 µs whatever the size).
  */
-const DETACH_COPIES = /^Bun\//.test(
-  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? "",
-);
+const DETACH_COPIES = JAVASCRIPTCORE;
 
 /**
  * The headroom of a buffer lent by `reuseMessageBuffers`: {@linkcode HEADROOM},

@@ -599,9 +599,7 @@ export class WebSocketEngine {
     if (!pooled) return new Uint8Array(length);
     // A lent binary payload may be sent back with `transfer`: its header then
     // goes in the room left before it (see #queue).
-    return this.#messageOpcode === Opcode.Text
-      ? takeBuffer(length)
-      : takeBuffer(length, LENT_HEADROOM);
+    return takeBuffer(length, this.#messageOpcode === Opcode.Text ? 0 : LENT_HEADROOM);
   }
 
   /**
@@ -983,31 +981,32 @@ export class WebSocketEngine {
     const length = payload.length;
     const headerLength = frameHeaderLength(length, !this.#server);
     const size = headerLength + length;
-    if (owned && size > COALESCE_LIMIT && payload.byteOffset >= headerLength) {
-      // The payload is ours, with room before it (a buffer the pool lent, see
-      // #payloadBuffer): the header goes there, and the frame is written from
-      // that memory, the one output chunk a copy would have made.
-      this.#seal();
-      const frame = new Uint8Array(payload.buffer, payload.byteOffset - headerLength, size);
-      this.#writeHeader(frame, opcode, length, fin, rsv1);
-      if (!this.#server) mask(payload, this.#outKey);
-      if (!this.#pooled) keepOut(payload);
-      this.#out.push(frame);
-      this.#outSize += size;
-      return;
-    }
-    if (owned && length >= OWNED_MIN) {
-      // The payload is ours: its header goes out with the small frames before
-      // it, then the payload itself, one chunk more instead of a copy.
-      const header = this.#room(headerLength)!.subarray(this.#outLen, this.#outLen + headerLength);
-      this.#writeHeader(header, opcode, length, fin, rsv1);
-      this.#outLen += headerLength;
-      this.#seal();
+    const roomBefore = owned && size > COALESCE_LIMIT && payload.byteOffset >= headerLength;
+    if (roomBefore || (owned && length >= OWNED_MIN)) {
+      // The payload is ours, written from its own memory.
+      let chunk = payload;
+      if (roomBefore) {
+        // With room before it (a buffer the pool lent, see #payloadBuffer) the
+        // header goes there: the one output chunk a copy would have made.
+        this.#seal();
+        chunk = new Uint8Array(payload.buffer, payload.byteOffset - headerLength, size);
+        this.#writeHeader(chunk, opcode, length, fin, rsv1);
+      } else {
+        // Otherwise the header goes out with the small frames before it: one
+        // chunk more instead of a copy.
+        const header = this.#room(headerLength)!.subarray(
+          this.#outLen,
+          this.#outLen + headerLength,
+        );
+        this.#writeHeader(header, opcode, length, fin, rsv1);
+        this.#outLen += headerLength;
+        this.#seal();
+      }
       if (!this.#server) mask(payload, this.#outKey);
       // A buffer lent by the pool goes back to it after the write only where
       // a resolved write means the transport let go of it (see poolOutput).
       if (!this.#pooled) keepOut(payload);
-      this.#out.push(payload);
+      this.#out.push(chunk);
       this.#outSize += size;
       return;
     }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { JAVASCRIPTCORE } from "./_jsc.ts";
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
@@ -79,12 +81,9 @@ export function maskWith(data: Uint8Array, key: number): void {
  * Deno, Workers) compiles it to 64-bit machine words: about twice the
  * `Int32Array` loop at 1 KiB to 1 MiB (bench/README.md). JavaScriptCore
  * (Bun) makes a heap BigInt per element, ~70× slower, so it keeps the
- * 32-bit loop. The engine is known from the standard `navigator.userAgent`
- * (Node 20 has no `navigator`: V8).
+ * 32-bit loop.
  */
-const WIDE_WORDS = !/^Bun\//.test(
-  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? "",
-);
+const WIDE_WORDS = !JAVASCRIPTCORE;
 
 /**
  * XOR with the key 64 bits at a time through a `BigInt64Array` view
