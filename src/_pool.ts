@@ -258,7 +258,8 @@ export interface OutputPoolOptions {
  * messages, up to `maxIdleBytes` of their frame buffers stay for the next
  * burst instead of being allocated (zero-filled) again. Every codec-backed
  * socket also receives large text messages (and, with `reuseMessageBuffers`,
- * large binary ones) into buffers of this pool. Lowering the bound
+ * large binary ones; on Bun, binary ones of 256 KiB and more, each then copied
+ * into a buffer of its own) into buffers of this pool. Lowering the bound
  * lets go of the idle buffers over it at once.
  *
  * @param options The bounds; a field left out returns to its default.

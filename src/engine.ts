@@ -10,6 +10,7 @@ import { decodeClosePayload, encodeClosePayload } from "./close.ts";
 import { WebSocketError } from "./errors.ts";
 import { encodeFrameHeader, frameHeaderLength, Opcode, readLength64 } from "./frame.ts";
 import { mask, maskWith } from "./mask.ts";
+import { JAVASCRIPTCORE } from "./_jsc.ts";
 import { giveBack, giveBackLent, keepOut, LENT_HEADROOM, takeBuffer } from "./_pool.ts";
 
 /** Connection states (RFC 6455 §4, §7; WHATWG `readyState` values). */
@@ -97,6 +98,32 @@ export interface EngineOptions {
  * allocate.
  */
 export const REUSE_MIN = 16 * 1024;
+
+/**
+ * Binary payloads from this size on are assembled in a pooled buffer and
+ * copied into a buffer of their own once complete, where
+ * {@linkcode _stageLargeBinary} is on (JavaScriptCore). There, a fresh
+ * zero-filled `Uint8Array` filled over many reads faults in its pages anew
+ * under load: on Bun's `node:http` at 1 MiB × 256 connections, 200–300 page
+ * faults per echo, against ~150 staged (bench/README.md). At 64 KiB the copy
+ * cost more than it saved.
+ */
+const STAGE_MIN = 256 * 1024;
+let stageLargeBinary = JAVASCRIPTCORE;
+
+/**
+ * Whether large binary messages are assembled in the pool and copied out
+ * (see {@linkcode STAGE_MIN}): on by default on JavaScriptCore only. For
+ * tests, which run on V8.
+ *
+ * @param on The new setting; left out, unchanged.
+ * @returns The setting before the call.
+ */
+export function _stageLargeBinary(on?: boolean): boolean {
+  const before = stageLargeBinary;
+  if (on !== undefined) stageLargeBinary = on;
+  return before;
+}
 
 /** Options for sending one frame with {@linkcode WebSocketEngine.sendFrame}. */
 export interface SendFrameOptions {
@@ -232,6 +259,8 @@ export class WebSocketEngine {
   #reuseBinary: boolean;
   /** The payload being received came from the pool (see {@linkcode #payloadBuffer}). */
   #payloadPooled = false;
+  /** The payload being received is assembled in a pooled buffer, to be copied out (see {@linkcode STAGE_MIN}). */
+  #payloadStaged = false;
 
   /**
    * Creates an engine.
@@ -588,14 +617,19 @@ export class WebSocketEngine {
    * A buffer for the payload of the frame being received. From the pool
    * when nothing will hold it after {@linkcode #frame}: a large text payload
    * (decoded there, compressed ones excepted: they are inflated later), or
-   * with `reuseMessageBuffers` a large unfragmented uncompressed binary one.
-   * Its bytes are not zeroed: every one is written before it is read.
+   * with `reuseMessageBuffers` a large unfragmented uncompressed binary one;
+   * also a large binary one that is staged (see {@linkcode STAGE_MIN}) and
+   * copied out in {@linkcode #frame}. Its bytes are not zeroed: every one is
+   * written before it is read.
    */
   #payloadBuffer(length: number): Uint8Array {
     const pooled = length >= REUSE_MIN && !this.#messageCompressed &&
       (this.#messageOpcode === Opcode.Text ||
         (this.#reuseBinary && this.#opcode === Opcode.Binary && this.#fin));
     this.#payloadPooled = pooled;
+    const staged = !pooled && stageLargeBinary && length >= STAGE_MIN && !this.#messageCompressed;
+    this.#payloadStaged = staged;
+    if (staged) return takeBuffer(length);
     if (!pooled) return new Uint8Array(length);
     // A lent binary payload may be sent back with `transfer`: its header then
     // goes in the room left before it (see #queue).
@@ -635,6 +669,13 @@ export class WebSocketEngine {
     // Set by #payloadBuffer for this payload (a view of a read chunk is not pooled).
     const pooled = this.#payloadPooled;
     this.#payloadPooled = false;
+    if (this.#payloadStaged) {
+      // Copied into a buffer of its own, the pooled one goes back at once.
+      this.#payloadStaged = false;
+      const staged = payload;
+      payload = staged.slice();
+      giveBack(staged);
+    }
     const opcode = this.#opcode;
     if (opcode >= Opcode.Close) {
       this.#control(opcode, payload);

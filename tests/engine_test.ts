@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { releaseOutput } from "../mod.ts";
 import { decodeClosePayload } from "../src/close.ts";
 import {
+  _stageLargeBinary,
   DEFAULT_LIMITS,
   type EngineOptions,
   OWNED_MIN,
@@ -1351,6 +1352,50 @@ Deno.test("engine: without reuseMessageBuffers binary messages are the handler's
     assertSameBytes(view, sent[i], `message ${i}, after the call`);
   });
 });
+
+for (const staged of [true, false]) {
+  Deno.test(`engine: large binary messages ${staged ? "staged in the pool (Bun's default)" : "received into buffers of their own (V8's default)"} are the handler's to keep`, () => {
+    const before = _stageLargeBinary(staged);
+    try {
+      drainPool();
+      const { engine, binaries } = deliveries();
+      // At and over 256 KiB: assembled from 2 chunks once complete, from 40 as they
+      // come (more than the engine holds unassembled), and a fragmented one.
+      const size = 256 * 1024;
+      const [cut, trickled, first, second] = payloads(4, size + 100);
+      feedCut(engine, [peer("server", Opcode.Binary, cut)]);
+      const frame = peer("server", Opcode.Binary, trickled);
+      feed(
+        engine,
+        frame,
+        Array.from({ length: 39 }, (_, i) => Math.floor((i + 1) * frame.length / 40)),
+      );
+      feedCut(engine, [
+        peer("server", Opcode.Binary, first, { fin: false }),
+        peer("server", Opcode.Continuation, second),
+      ]);
+      const expected = [cut, trickled, concatBytes(first, second)];
+      assert.equal(binaries.length, 3);
+      binaries.forEach(({ borrowed, view }, i) => {
+        assert.equal(borrowed, undefined, `message ${i} is not lent`);
+        assert.equal(view.byteOffset, 0, `message ${i} starts its buffer`);
+        assert.equal(view.buffer.byteLength, view.length, `message ${i} is its buffer, whole`);
+        assertSameBytes(view, expected[i], `message ${i}, after every message`);
+      });
+      // Staged, the last payload was assembled in a pool buffer, which went back
+      // with its bytes in it; else the pool has none of that size: a fresh one.
+      const idle = takeBuffer(size + 100);
+      assert.equal(
+        idle.every((byte, i) => byte === second[i]),
+        staged,
+        staged ? "the pool's buffer held the last payload" : "the pool was not used",
+      );
+    } finally {
+      _stageLargeBinary(before);
+      drainPool();
+    }
+  });
+}
 
 Deno.test("engine: reuseMessageBuffers lends neither small nor fragmented binary messages", () => {
   const { engine, binaries } = deliveries({ reuseMessageBuffers: true });

@@ -109,6 +109,28 @@ export function transferEcho(socket: ContractSocket): void {
 }
 
 /**
+ * Keeps `count` binary messages as delivered (views, or `ArrayBuffer`s),
+ * then sends them all back: a runtime, or a layer of ours, that reused a
+ * message's memory after its handler would corrupt the early ones.
+ *
+ * @param socket The socket.
+ * @param count Messages to keep before echoing them.
+ * @param type The `binaryType` they are delivered as.
+ */
+export function holdThenEcho(
+  socket: ContractSocket,
+  count: number,
+  type: "uint8array" | "arraybuffer",
+): void {
+  const kept: (Uint8Array | ArrayBuffer)[] = [];
+  socket.binaryType = type;
+  socket.onmessage = (event) => {
+    kept.push(event.data);
+    if (kept.length === count) { for (const data of kept) socket.send(data).catch(() => {}); }
+  };
+}
+
+/**
  * Serves one accepted socket per the contract.
  *
  * @param socket The socket.
@@ -141,21 +163,13 @@ export function serveContract(socket: ContractSocket, url: URL): void {
     case "/slow":
       if (id !== null) holdSlow(id, socket);
       return;
-    case "/hold": {
-      // Keeps `count` binary messages as delivered (views, or ArrayBuffers
-      // with `type=arraybuffer`), then sends them all back: a runtime that
-      // reused a message's memory after the handler would corrupt the early ones.
-      const count = Number(url.searchParams.get("count") ?? "0");
-      const kept: (Uint8Array | ArrayBuffer)[] = [];
-      socket.binaryType = url.searchParams.get("type") === "arraybuffer"
-        ? "arraybuffer"
-        : "uint8array";
-      socket.onmessage = (event) => {
-        kept.push(event.data);
-        if (kept.length === count) { for (const data of kept) socket.send(data).catch(() => {}); }
-      };
+    case "/hold":
+      holdThenEcho(
+        socket,
+        Number(url.searchParams.get("count") ?? "0"),
+        url.searchParams.get("type") === "arraybuffer" ? "arraybuffer" : "uint8array",
+      );
       return;
-    }
     case "/transfer":
       transferEcho(socket);
       return;

@@ -8,6 +8,7 @@
  *
  * - `/open/echo`: the suite's echo and subprotocols, but any origin (for browsers).
  * - `/open/reuse`: the echo with `reuseMessageBuffers: true`; checks kept views never change.
+ * - `/open/hold?count=N`: keeps N binary messages (as views), then sends them all back.
  * - `/open/transfer`, `/open/reuse-transfer`: the echo sending binary messages on with
  *   `transfer: true` (the second with `reuseMessageBuffers` too); checks they were detached.
  * - `/deflate/echo`: echo with `perMessageDeflate: true`, any origin.
@@ -29,7 +30,7 @@ import process from "node:process";
 import { createWebSocketServer } from "../../src/adapters/node.ts";
 import type { EdgeSocket } from "../../src/socket.ts";
 import { withResolvers } from "../../src/_promise.ts";
-import { transferEcho } from "./_bun_contract.ts";
+import { holdThenEcho, transferEcho } from "./_bun_contract.ts";
 
 const SUITE_PROTOCOLS = ["superchat", "chat"];
 const SUITE_ORIGINS = ["http://allowed.test"];
@@ -168,6 +169,17 @@ createWebSocketServer({
         : undefined;
       socket.send(event.data).catch(() => {});
     };
+  },
+});
+
+// `/open/hold?count=N`: the messages are the handler's to keep (on Bun, large ones are
+// assembled in pooled buffers and copied out: none of them may change afterwards).
+createWebSocketServer({
+  server,
+  path: "/open/hold",
+  onSocket: (socket, request) => {
+    const count = new URL(request.url, "http://x").searchParams.get("count");
+    holdThenEcho(socket, Number(count ?? "0"), "uint8array");
   },
 });
 

@@ -202,6 +202,27 @@ for (const runtime of ["node", "bun", "deno"] as const) {
         }
       });
 
+      await t.step("large binary messages kept by the handler stay intact", async () => {
+        // 256 KiB and more: on Bun each is assembled in a pooled buffer and copied
+        // into one of its own, so a pooled buffer reused too soon would show here.
+        const sizes = [256 * 1024, 300 * 1024 + 3, 1024 * 1024 + 7, 256 * 1024, 2 * 1024 * 1024];
+        const socket = connect(`${base}/open/hold?count=${sizes.length}`);
+        socket.binaryType = "uint8array";
+        await socket.opened;
+        const sent = sizes.map((size, n) =>
+          new Uint8Array(size).map((_, i) => (i * 31 + n) & 0xff)
+        );
+        try {
+          await Promise.all(sent.map((message) => socket.send(message)));
+          for (const [i, message] of sent.entries()) {
+            assertSameMessage(await next(socket), message, `kept message ${i}`);
+          }
+        } finally {
+          socket.close(1000);
+          await socket.closed.catch(() => {});
+        }
+      });
+
       await t.step(
         "send with transfer: messages in flight echo intact, from their own memory",
         async () => {
