@@ -1,5 +1,5 @@
 /**
- * Byte helpers shared by the engine, the connection and the compression extension.
+ * Byte helpers shared by the engine, the connection, the socket and the compression extension.
  *
  * @module
  */
@@ -29,4 +29,17 @@ export function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
     at += part.length;
   }
   return out;
+}
+
+/**
+ * A message to keep past the call that delivered it: a borrowed buffer
+ * (`reuseMessageBuffers`: valid only during that call) is copied, anything
+ * else is already the receiver's.
+ *
+ * @param data The message as delivered.
+ * @param borrowed Whether it was lent for the call only.
+ * @returns `data`, or a copy of it.
+ */
+export function keepable<T extends string | Uint8Array>(data: T, borrowed?: boolean): T {
+  return borrowed ? (data as Uint8Array).slice() as T : data;
 }

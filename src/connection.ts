@@ -17,7 +17,7 @@ import {
   WebSocketEngine,
 } from "./engine.ts";
 import { WebSocketError } from "./errors.ts";
-import { ceilPow2 } from "./_bytes.ts";
+import { ceilPow2, keepable } from "./_bytes.ts";
 import { LazyPromise, withResolvers } from "./_promise.ts";
 import type { SendOptions, SocketCapabilities, SocketDriver, SocketEvents } from "./socket.ts";
 
@@ -296,7 +296,7 @@ export class CodecDriver implements SocketDriver {
   #received(data: string | Uint8Array, borrowed?: boolean): void {
     if (this.#inbox === undefined) this.#events.message(data, borrowed);
     // Delivered later: a borrowed buffer is the engine's again by then.
-    else this.#enqueue(borrowed ? (data as Uint8Array).slice() : data);
+    else this.#enqueue(keepable(data, borrowed));
   }
 
   /** Bytes queued or being written. */

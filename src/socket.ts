@@ -11,6 +11,7 @@ import { WebSocketError } from "./errors.ts";
 import { LazyPromise, RESOLVED, withResolvers } from "./_promise.ts";
 import { socketClosed } from "./_closing.ts";
 import { transferBuffer } from "./_pool.ts";
+import { keepable } from "./_bytes.ts";
 
 /** What a socket's driver can do. Native-backed sockets lack some of these. */
 export interface SocketCapabilities {
@@ -849,7 +850,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
     const listening = listened || this.#onmessage !== null;
     if (controller) {
       // Kept past this call: a borrowed buffer goes back to the driver when it returns.
-      controller.enqueue(borrowed ? (data as Uint8Array).slice() : data);
+      controller.enqueue(keepable(data, borrowed));
       if ((controller.desiredSize ?? 1) <= 0) this.#driver.setReading(false);
     } else if (!listening && this.#readable === undefined) {
       // Nobody consumes messages yet: keep them (up to the high-water mark, then stop
@@ -857,7 +858,7 @@ export class EdgeSocket extends EventTarget implements AsyncIterable<Message> {
       // cannot stop reading: past the mark its messages are dropped, never hoarded.
       const early = this.#early ??= [];
       if (early.length < this.#readableHighWaterMark || this.#driver.capabilities.backpressure) {
-        early.push(borrowed ? (data as Uint8Array).slice() : data);
+        early.push(keepable(data, borrowed));
       }
       if (early.length >= this.#readableHighWaterMark) this.#driver.setReading(false);
     }
