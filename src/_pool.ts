@@ -2,7 +2,9 @@
  * Output buffers shared by every connection in the process, handed back
  * once their bytes are written; also the receive buffers of large text
  * messages (decoded, then handed back) and, with `reuseMessageBuffers`, of
- * large binary ones (handed back when the message handlers return). A fresh
+ * large binary ones (handed back when the message handlers return); on Bun
+ * also of binary ones of 256 KiB and more, each copied into a buffer of its
+ * own once complete (`STAGE_MIN` in engine.ts). A fresh
  * `Uint8Array` is zero-filled and its pages are cold; at 64 KiB per message
  * that costs more than the copy into it (bench/README.md). For output, only
  * transports that promise a write has released its bytes when it resolves
@@ -48,6 +50,13 @@ const made = new WeakMap<ArrayBuffer, boolean>();
 export const HEADROOM = 16;
 
 /**
+ * The largest buffer the pool makes: {@linkcode takeBuffer} serves a size
+ * (with its headroom) up to this from the pool, and a larger one with a
+ * fresh buffer that is never pooled.
+ */
+export const POOLED_MAX: number = (1 << MAX_SHIFT) + HEADROOM;
+
+/**
  * Whether detaching a buffer copies its bytes: JavaScriptCore (Bun) makes
  * `transfer()`, and a transferring `structuredClone`, a copy into fresh
  * memory (14 µs per MiB here, and that memory's page faults under load), where
@@ -84,7 +93,7 @@ function classOf(size: number): number {
  */
 export function takeBuffer(size: number, headroom = 0): Uint8Array {
   const total = size + headroom;
-  if (total > (1 << MAX_SHIFT) + HEADROOM) return new Uint8Array(total).subarray(headroom);
+  if (total > POOLED_MAX) return new Uint8Array(total).subarray(headroom);
   const shift = classOf(total);
   let buffer = idle[shift].pop();
   if (buffer === undefined) buffer = new ArrayBuffer((1 << shift) + HEADROOM);

@@ -11,7 +11,7 @@ import { WebSocketError } from "./errors.ts";
 import { encodeFrameHeader, frameHeaderLength, Opcode, readLength64 } from "./frame.ts";
 import { mask, maskWith } from "./mask.ts";
 import { JAVASCRIPTCORE } from "./_jsc.ts";
-import { giveBack, giveBackLent, keepOut, LENT_HEADROOM, takeBuffer } from "./_pool.ts";
+import { giveBack, giveBackLent, keepOut, LENT_HEADROOM, POOLED_MAX, takeBuffer } from "./_pool.ts";
 
 /** Connection states (RFC 6455 §4, §7; WHATWG `readyState` values). */
 export const ReadyState = {
@@ -106,7 +106,8 @@ export const REUSE_MIN = 16 * 1024;
  * zero-filled `Uint8Array` filled over many reads faults in its pages anew
  * under load: on Bun's `node:http` at 1 MiB × 256 connections, 200–300 page
  * faults per echo, against ~150 staged (bench/README.md). At 64 KiB the copy
- * cost more than it saved.
+ * cost more than it saved. Up to the pool's largest class
+ * ({@linkcode POOLED_MAX}, 4 MiB).
  */
 const STAGE_MIN = 256 * 1024;
 let stageLargeBinary = JAVASCRIPTCORE;
@@ -627,7 +628,9 @@ export class WebSocketEngine {
       (this.#messageOpcode === Opcode.Text ||
         (this.#reuseBinary && this.#opcode === Opcode.Binary && this.#fin));
     this.#payloadPooled = pooled;
-    const staged = !pooled && stageLargeBinary && length >= STAGE_MIN && !this.#messageCompressed;
+    // Above the pool's largest class it would be a fresh buffer copied into another.
+    const staged = !pooled && stageLargeBinary && length >= STAGE_MIN && length <= POOLED_MAX &&
+      !this.#messageCompressed;
     this.#payloadStaged = staged;
     if (staged) return takeBuffer(length);
     if (!pooled) return new Uint8Array(length);

@@ -5,6 +5,7 @@ import {
   giveBackLent,
   HEADROOM,
   keepOut,
+  POOLED_MAX,
   takeBuffer,
   transferBuffer,
 } from "../src/_pool.ts";
@@ -86,8 +87,9 @@ Deno.test("pool: sizes above the 4 MiB class are fresh buffers of exactly that s
     // Nor does a 4 MiB take get it.
     assert.notEqual(takeBuffer(4 * MIB).buffer, big.buffer, `${size} handed out as 4 MiB`);
   }
-  // The largest pooled class is 4 MiB (and the headroom) itself.
-  const largest = takeBuffer(4 * MIB + HEADROOM);
+  // The largest pooled class is 4 MiB (and the headroom) itself: POOLED_MAX.
+  assert.equal(POOLED_MAX, 4 * MIB + HEADROOM);
+  const largest = takeBuffer(POOLED_MAX);
   giveBack(largest);
   assert.equal(takeBuffer(4 * MIB - 1).buffer, largest.buffer);
 });
