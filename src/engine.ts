@@ -107,7 +107,9 @@ export const REUSE_MIN = 16 * 1024;
  * under load: on Bun's `node:http` at 1 MiB × 256 connections, 200–300 page
  * faults per echo, against ~150 staged (bench/README.md). At 64 KiB the copy
  * cost more than it saved. Up to the pool's largest class
- * ({@linkcode POOLED_MAX}, 4 MiB).
+ * ({@linkcode POOLED_MAX}, 4 MiB). While it arrives, a staged payload holds
+ * a buffer of the next power of two (less than twice its size), as large
+ * text payloads and lent ones do.
  */
 const STAGE_MIN = 256 * 1024;
 let stageLargeBinary = JAVASCRIPTCORE;
