@@ -128,6 +128,16 @@ export function _stageLargeBinary(on?: boolean): boolean {
   return before;
 }
 
+/**
+ * Where a received payload's buffer came from: its own (or a view of a read
+ * chunk), the pool for the handler's call only, or the pool until it is
+ * copied out ({@linkcode STAGE_MIN}).
+ */
+type PayloadSource = typeof FRESH | typeof POOLED | typeof STAGED;
+const FRESH = 0;
+const POOLED = 1;
+const STAGED = 2;
+
 /** Options for sending one frame with {@linkcode WebSocketEngine.sendFrame}. */
 export interface SendFrameOptions {
   /** Final fragment; default `true`. */
@@ -260,10 +270,8 @@ export class WebSocketEngine {
   #pooled = false;
   /** {@linkcode EngineOptions.reuseMessageBuffers}. */
   #reuseBinary: boolean;
-  /** The payload being received came from the pool (see {@linkcode #payloadBuffer}). */
-  #payloadPooled = false;
-  /** The payload being received is assembled in a pooled buffer, to be copied out (see {@linkcode STAGE_MIN}). */
-  #payloadStaged = false;
+  /** Where the buffer of the payload being received came from (see {@linkcode #payloadBuffer}). */
+  #payloadFrom: PayloadSource = FRESH;
 
   /**
    * Creates an engine.
@@ -626,19 +634,23 @@ export class WebSocketEngine {
    * written before it is read.
    */
   #payloadBuffer(length: number): Uint8Array {
-    const pooled = length >= REUSE_MIN && !this.#messageCompressed &&
-      (this.#messageOpcode === Opcode.Text ||
-        (this.#reuseBinary && this.#opcode === Opcode.Binary && this.#fin));
-    this.#payloadPooled = pooled;
+    const large = length >= REUSE_MIN && !this.#messageCompressed;
+    if (
+      large && (this.#messageOpcode === Opcode.Text ||
+        (this.#reuseBinary && this.#opcode === Opcode.Binary && this.#fin))
+    ) {
+      this.#payloadFrom = POOLED;
+      // A lent binary payload may be sent back with `transfer`: its header then
+      // goes in the room left before it (see #queue).
+      return takeBuffer(length, this.#messageOpcode === Opcode.Text ? 0 : LENT_HEADROOM);
+    }
     // Above the pool's largest class it would be a fresh buffer copied into another.
-    const staged = !pooled && stageLargeBinary && length >= STAGE_MIN && length <= POOLED_MAX &&
-      !this.#messageCompressed;
-    this.#payloadStaged = staged;
-    if (staged) return takeBuffer(length);
-    if (!pooled) return new Uint8Array(length);
-    // A lent binary payload may be sent back with `transfer`: its header then
-    // goes in the room left before it (see #queue).
-    return takeBuffer(length, this.#messageOpcode === Opcode.Text ? 0 : LENT_HEADROOM);
+    if (large && stageLargeBinary && length >= STAGE_MIN && length <= POOLED_MAX) {
+      this.#payloadFrom = STAGED;
+      return takeBuffer(length);
+    }
+    this.#payloadFrom = FRESH;
+    return new Uint8Array(length);
   }
 
   /**
@@ -671,12 +683,12 @@ export class WebSocketEngine {
   }
 
   #frame(payload: Uint8Array): void {
-    // Set by #payloadBuffer for this payload (a view of a read chunk is not pooled).
-    const pooled = this.#payloadPooled;
-    this.#payloadPooled = false;
-    if (this.#payloadStaged) {
+    // Set by #payloadBuffer for this payload (a view of a read chunk is FRESH).
+    const from = this.#payloadFrom;
+    this.#payloadFrom = FRESH;
+    const pooled = from === POOLED;
+    if (from === STAGED) {
       // Copied into a buffer of its own, the pooled one goes back at once.
-      this.#payloadStaged = false;
       const staged = payload;
       payload = staged.slice();
       giveBack(staged);
