@@ -2,9 +2,10 @@
  * Output buffers shared by every connection in the process, handed back
  * once their bytes are written; also the receive buffers of large text
  * messages (decoded, then handed back) and, with `reuseMessageBuffers`, of
- * large binary ones (handed back when the message handlers return); on Bun
- * also of binary ones of 256 KiB and more, each copied into a buffer of its
- * own once complete (`STAGE_MIN` in engine.ts). A fresh
+ * large binary ones (handed back when the message handlers return); of the
+ * large fragments of a binary message, handed back once the message is
+ * joined; on Bun also of binary ones of 256 KiB and more, each copied into
+ * a buffer of its own once complete (`STAGE_MIN` in engine.ts). A fresh
  * `Uint8Array` is zero-filled and its pages are cold; at 64 KiB per message
  * that costs more than the copy into it (bench/README.md). For output, only
  * transports that promise a write has released its bytes when it resolves
@@ -266,9 +267,10 @@ export interface OutputPoolOptions {
  * direct transport (node:http, `Deno.listen`) share: after a burst of large
  * messages, up to `maxIdleBytes` of their frame buffers stay for the next
  * burst instead of being allocated (zero-filled) again. Every codec-backed
- * socket also receives large text messages (and, with `reuseMessageBuffers`,
- * large binary ones; on Bun, binary ones of 256 KiB and more, each then copied
- * into a buffer of its own) into buffers of this pool. Lowering the bound
+ * socket also receives large text messages, the large fragments of binary
+ * ones (and, with `reuseMessageBuffers`, large binary ones; on Bun, binary
+ * ones of 256 KiB and more, each then copied into a buffer of its own) into
+ * buffers of this pool. Lowering the bound
  * lets go of the idle buffers over it at once.
  *
  * @param options The bounds; a field left out returns to its default.

@@ -250,6 +250,8 @@ export class WebSocketEngine {
   #fragments = 0;
   /** Fragments so far (binary, or text decoded), created on the first fragment. */
   #parts: Uint8Array[] | undefined;
+  /** Those of `#parts` in pool buffers (staged), given back once the message is joined. */
+  #stagedParts: Uint8Array[] | undefined;
   #textParts: string[] | undefined;
   /** Streaming decoder for fragmented text, created on the first fragment. */
   #decoder: TextDecoder | undefined;
@@ -629,9 +631,11 @@ export class WebSocketEngine {
    * when nothing will hold it after {@linkcode #frame}: a large text payload
    * (decoded there, compressed ones excepted: they are inflated later), or
    * with `reuseMessageBuffers` a large unfragmented uncompressed binary one;
-   * also a large binary one that is staged (see {@linkcode STAGE_MIN}) and
-   * copied out in {@linkcode #frame}. Its bytes are not zeroed: every one is
-   * written before it is read.
+   * also a large uncompressed binary fragment (held until the message is
+   * joined, which copies it out: one copy, no zero-filled buffer per
+   * fragment) and a large binary message that is staged (see
+   * {@linkcode STAGE_MIN}) and copied out in {@linkcode #frame}. Its bytes
+   * are not zeroed: every one is written before it is read.
    */
   #payloadBuffer(length: number): Uint8Array {
     const large = length >= REUSE_MIN && !this.#messageCompressed;
@@ -644,8 +648,13 @@ export class WebSocketEngine {
       // goes in the room left before it (see #queue).
       return takeBuffer(length, this.#messageOpcode === Opcode.Text ? 0 : LENT_HEADROOM);
     }
+    // A fragment is copied out when its message is joined, so its buffer can be
+    // the pool's until then; a whole message is staged on JavaScriptCore only.
     // Above the pool's largest class it would be a fresh buffer copied into another.
-    if (large && stageLargeBinary && length >= STAGE_MIN && length <= POOLED_MAX) {
+    const fragment = !this.#fin || this.#parts !== undefined;
+    if (
+      large && (fragment || (stageLargeBinary && length >= STAGE_MIN)) && length <= POOLED_MAX
+    ) {
       this.#payloadFrom = STAGED;
       return takeBuffer(length);
     }
@@ -688,10 +697,15 @@ export class WebSocketEngine {
     this.#payloadFrom = FRESH;
     const pooled = from === POOLED;
     if (from === STAGED) {
-      // Copied into a buffer of its own, the pooled one goes back at once.
-      const staged = payload;
-      payload = staged.slice();
-      giveBack(staged);
+      if (this.#fin && this.#parts === undefined) {
+        // Copied into a buffer of its own, the pooled one goes back at once.
+        const staged = payload;
+        payload = staged.slice();
+        giveBack(staged);
+      } else {
+        // A fragment: joining the message copies it out; held in the pool until then.
+        (this.#stagedParts ??= []).push(payload);
+      }
     }
     const opcode = this.#opcode;
     if (opcode >= Opcode.Close) {
@@ -747,6 +761,7 @@ export class WebSocketEngine {
       parts.push(payload);
       data = concat(parts, this.#messageSize);
       this.#parts = undefined;
+      this.#giveBackStaged();
     }
     const messageOpcode = this.#messageOpcode as typeof Opcode.Text | typeof Opcode.Binary;
     const compressed = this.#messageCompressed;
@@ -760,6 +775,14 @@ export class WebSocketEngine {
         giveBackLent(data);
       }
     }
+  }
+
+  /** Gives the pool back the buffers of staged fragments, once nothing refers to them. */
+  #giveBackStaged(): void {
+    const staged = this.#stagedParts;
+    if (staged === undefined) return;
+    for (const buffer of staged) giveBack(buffer);
+    this.#stagedParts = undefined;
   }
 
   #endMessage(): void {
@@ -796,6 +819,7 @@ export class WebSocketEngine {
     if (this.#state === ReadyState.CLOSED) return;
     this.#state = ReadyState.CLOSED;
     this.#parts = undefined;
+    this.#giveBackStaged();
     this.#textParts = undefined;
     this.#handler.close(info);
   }

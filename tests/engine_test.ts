@@ -12,7 +12,7 @@ import {
 } from "../src/engine.ts";
 import { WebSocketError, type WebSocketErrorCode } from "../src/errors.ts";
 import { frameHeaderLength, Opcode } from "../src/frame.ts";
-import { HEADROOM, LENT_HEADROOM, takeBuffer, transferBuffer } from "../src/_pool.ts";
+import { giveBack, HEADROOM, LENT_HEADROOM, takeBuffer, transferBuffer } from "../src/_pool.ts";
 import {
   assertFailing,
   concatBytes,
@@ -1359,10 +1359,26 @@ for (const staged of [true, false]) {
     try {
       drainPool();
       const { engine, binaries } = deliveries();
-      // At and over 256 KiB: assembled from 2 chunks once complete, from 40 as they
-      // come (more than the engine holds unassembled), and a fragmented one.
+      // At and over 256 KiB: a fragmented one, then whole ones assembled from 2
+      // chunks once complete and from 40 as they come (more than the engine holds
+      // unassembled).
       const size = 256 * 1024;
-      const [cut, trickled, first, second] = payloads(4, size + 100);
+      const [first, second, cut, trickled] = payloads(4, size + 100);
+      feedCut(engine, [peer("server", Opcode.Binary, first, { fin: false })]);
+      // Fragments are assembled in pool buffers, held until the message is joined
+      // (copied once, not twice): the pool cannot hand that buffer out meanwhile.
+      const probe = takeBuffer(size + 100);
+      assert.equal(
+        probe.every((byte, i) => byte === first[i]),
+        false,
+        "a held fragment's buffer is not handed out",
+      );
+      giveBack(probe);
+      feedCut(engine, [peer("server", Opcode.Continuation, second)]);
+      // Joined, both went back, the last fragment's on top.
+      const last = takeBuffer(size + 100);
+      assertSameBytes(last, second, "the pool's buffer held the last fragment");
+      giveBack(last);
       feedCut(engine, [peer("server", Opcode.Binary, cut)]);
       const frame = peer("server", Opcode.Binary, trickled);
       feed(
@@ -1370,11 +1386,7 @@ for (const staged of [true, false]) {
         frame,
         Array.from({ length: 39 }, (_, i) => Math.floor((i + 1) * frame.length / 40)),
       );
-      feedCut(engine, [
-        peer("server", Opcode.Binary, first, { fin: false }),
-        peer("server", Opcode.Continuation, second),
-      ]);
-      const expected = [cut, trickled, concatBytes(first, second)];
+      const expected = [concatBytes(first, second), cut, trickled];
       assert.equal(binaries.length, 3);
       binaries.forEach(({ borrowed, view }, i) => {
         assert.equal(borrowed, undefined, `message ${i} is not lent`);
@@ -1382,14 +1394,38 @@ for (const staged of [true, false]) {
         assert.equal(view.buffer.byteLength, view.length, `message ${i} is its buffer, whole`);
         assertSameBytes(view, expected[i], `message ${i}, after every message`);
       });
-      // Staged, the last payload was assembled in a pool buffer, which went back
-      // with its bytes in it; else the pool has none of that size: a fresh one.
+      // Staged, the last whole payload was assembled in a pool buffer, which went
+      // back with its bytes in it; else the pool's top buffer is the fragment's.
       const idle = takeBuffer(size + 100);
       assert.equal(
-        idle.every((byte, i) => byte === second[i]),
+        idle.every((byte, i) => byte === trickled[i]),
         staged,
-        staged ? "the pool's buffer held the last payload" : "the pool was not used",
+        staged ? "the pool's buffer held the last payload" : "whole messages bypassed the pool",
       );
+    } finally {
+      _stageLargeBinary(before);
+      drainPool();
+    }
+  });
+}
+
+for (const staged of [true, false]) {
+  Deno.test(`engine: a large fragment goes back to the pool when the connection closes mid-message${staged ? " (staging on)" : ""}`, () => {
+    const before = _stageLargeBinary(staged);
+    try {
+      drainPool();
+      let closed = false;
+      const engine = new WebSocketEngine({ role: "server" }, {
+        text: () => {},
+        binary: () => assert.fail("the message never completes"),
+        close: () => closed = true,
+      });
+      const [first] = payloads(1, 256 * 1024 + 100);
+      feedCut(engine, [peer("server", Opcode.Binary, first, { fin: false })]);
+      feed(engine, peer("server", Opcode.Close, closePayload(1001)));
+      assert.equal(closed, true);
+      const idle = takeBuffer(first.length);
+      assert.ok(idle.every((byte, i) => byte === first[i]), "the fragment's buffer is idle again");
     } finally {
       _stageLargeBinary(before);
       drainPool();
