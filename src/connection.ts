@@ -142,19 +142,18 @@ export interface ConnectionOptions {
   /** Fills a buffer with random bytes, for masking keys. Default `crypto.getRandomValues`. */
   random?: (bytes: Uint8Array) => void;
   /**
-   * Receive unfragmented, uncompressed binary messages of 16 KiB and more
-   * into buffers that are reused once the message handlers return, instead
-   * of a fresh buffer per message: `event.data` (with `binaryType`
-   * `"uint8array"`) is then valid only until the `message` listeners and
-   * `onmessage` return, and a handler that keeps the bytes must copy them
-   * (`send()` copies), or send them on with `transfer` (the buffer then
-   * returns to the pool once written; from 64 KiB it goes out from that
-   * memory, header included, with no copy, except on Bun). After that the buffer is
-   * detached: a view kept by mistake reads as empty. With `"arraybuffer"` or
-   * `"blob"`, and through `readable` or `for await`, messages are copies,
-   * valid for good. Saves an
-   * allocation per large message, and with it much of the garbage collection
-   * a large-message server does. Codec-backed sockets only. Default `false`.
+   * Receive unfragmented, uncompressed binary messages of 16 KiB and more into
+   * buffers that are reused once the message handlers return, instead of a
+   * fresh buffer per message: `event.data` (with `binaryType` `"uint8array"`)
+   * is then valid only until the `message` listeners and `onmessage` return,
+   * and a handler that keeps the bytes must copy them (`send()` copies), or
+   * send them on with `transfer` (the buffer then returns to the pool once
+   * written; from 64 KiB it goes out from that memory, header included, with no
+   * copy, except on Bun). After that the buffer is detached: a view kept by
+   * mistake reads as empty. With `"arraybuffer"` or `"blob"`, and through
+   * `readable` or `for await`, messages are copies, valid for good. Saves an
+   * allocation per large message, and with it much of the garbage collection a
+   * large-message server does. Codec-backed sockets only. Default `false`.
    */
   reuseMessageBuffers?: boolean;
 }

@@ -30,21 +30,21 @@ export interface SendOptions {
   /** Compress this message when permessage-deflate is on; default `true`. */
   compress?: boolean;
   /**
-   * Hand binary data over instead of having it copied: an `ArrayBuffer`, or
-   * a view of a whole one, is detached at once, as by `postMessage`'s
-   * transfer list (every view of it then reads as empty), and a codec-backed
-   * socket writes a payload of 256 KiB or more (`OWNED_MIN`) straight from
-   * that memory, without the snapshot `send()` otherwise takes. A view of
-   * part of a larger buffer is sent as a copy and its buffer left attached:
-   * the rest may hold other data (a received message can be a view into the
-   * chunk it was read in). A message received with `reuseMessageBuffers` is
-   * always taken, and its buffer returns to the pool once written; it has
-   * room for its header before it, so from 64 KiB it goes out from its own
-   * memory in one write, with no copy at all (except on Bun, where the lent
-   * buffer has no such room). On Bun, whose `transfer()` copies into fresh memory, a
-   * whole buffer is copied into a pooled one instead, where the snapshot
-   * would have gone, and detached by a zero-length `transfer(0)`, which
-   * copies nothing. Native-backed sockets detach the buffer too, for the same contract, but
+   * Hand binary data over instead of having it copied: an `ArrayBuffer`, or a
+   * view of a whole one, is detached at once, as by `postMessage`'s transfer
+   * list (every view of it then reads as empty), and a codec-backed socket
+   * writes a payload of 256 KiB or more (`OWNED_MIN`) straight from that
+   * memory, without the snapshot `send()` otherwise takes. A view of part of a
+   * larger buffer is sent as a copy and its buffer left attached: the rest may
+   * hold other data (a received message can be a view into the chunk it was
+   * read in). A message received with `reuseMessageBuffers` is always taken,
+   * and its buffer returns to the pool once written; it has room for its header
+   * before it, so from 64 KiB it goes out from its own memory in one write,
+   * with no copy at all (except on Bun, where the lent buffer has no such
+   * room). On Bun, whose `transfer()` copies into fresh memory, a whole buffer
+   * is copied into a pooled one instead, where the snapshot would have gone,
+   * and detached by a zero-length `transfer(0)`, which copies nothing.
+   * Native-backed sockets detach the buffer too, for the same contract, but
    * their runtime copies it all the same. Ignored for strings and `Blob`s.
    * Default `false`.
    *
