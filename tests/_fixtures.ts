@@ -345,3 +345,13 @@ export function drainPool(): void {
   configureOutputPool({ maxIdleBytes: 0 });
   configureOutputPool({});
 }
+
+/**
+ * Asserts `actual` holds the bytes of `expected`, naming the first difference
+ * (a `deepEqual` diff of large arrays takes minutes).
+ */
+export function assertSameBytes(actual: Uint8Array, expected: Uint8Array, message: string): void {
+  assert.equal(actual.length, expected.length, `${message}: length`);
+  const at = actual.findIndex((byte, i) => byte !== expected[i]);
+  assert.equal(at, -1, `${message}: first difference at byte ${at}`);
+}

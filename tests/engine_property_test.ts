@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ReadyState } from "../src/engine.ts";
+import { _stageLargeBinary, ReadyState, WebSocketEngine } from "../src/engine.ts";
 import { WebSocketError } from "../src/errors.ts";
 import { Opcode } from "../src/frame.ts";
 import {
+  assertSameBytes,
   concatBytes,
   documentedErrorCodes,
+  drainPool,
   feed,
   fixedKey,
   frame,
@@ -298,4 +300,108 @@ Deno.test("property: sendText/sendBinary round trip, then a clean close", () => 
     }),
     RUNS,
   );
+});
+
+/**
+ * A message large enough for the pool's paths: small (a view of the read
+ * chunk or a fresh buffer), 16–70 KiB (pooled text, lent binary, pooled
+ * fragments) or 256–300 KiB (staged binary). Bytes come from a seed: the
+ * generator stays cheap at these sizes. Text is printable ASCII.
+ */
+const LARGE_MESSAGE = fc.record({
+  text: fc.boolean(),
+  size: fc.oneof(
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 300 }) },
+    { weight: 2, arbitrary: fc.integer({ min: 16 * 1024, max: 70 * 1024 }) },
+    { weight: 2, arbitrary: fc.integer({ min: 256 * 1024, max: 300 * 1024 }) },
+  ),
+  seed: fc.integer({ min: 0, max: 255 }),
+  // Fragment offsets, as fractions of the size; none (unfragmented) more often.
+  splits: fc.oneof(
+    { weight: 3, arbitrary: fc.constant<number[]>([]) },
+    {
+      weight: 1,
+      arbitrary: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 3 }),
+    },
+    // Equal fragments: each can land in the buffer the one before it had.
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 2, max: 4 }).map((k) =>
+        Array.from({ length: k - 1 }, (_, i) => (i + 1) / k)
+      ),
+    },
+  ),
+});
+
+Deno.test("property: large messages through the pool stay intact, kept ones after later ones too", () => {
+  const stagedBefore = _stageLargeBinary();
+  try {
+    fc.assert(
+      fc.property(
+        fc.array(LARGE_MESSAGE, { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.constantFrom(4096, 65536, 200_000),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 8 }),
+        (messages, reuseMessageBuffers, staged, readSize, cutPoints) => {
+          _stageLargeBinary(staged);
+          const sender = record({ role: "client", random: (b) => b.fill(0x5a) });
+          const sent = messages.map(({ text, size, seed, splits }) => {
+            const data = new Uint8Array(size).map((_, i) =>
+              text ? 0x20 + ((i * 7 + seed) % 95) : (i * 31 + seed) & 0xff
+            );
+            const points = [...new Set(splits.map((s) => Math.floor(s * size)))].sort((a, b) =>
+              a - b
+            );
+            let start = 0;
+            const pieces = [...points, size].map((end) => {
+              const piece = data.subarray(start, Math.max(start, end));
+              start = Math.max(start, end);
+              return piece;
+            });
+            pieces.forEach((piece, i) => {
+              const opcode = i > 0 ? Opcode.Continuation : text ? Opcode.Text : Opcode.Binary;
+              sender.engine.sendFrame(opcode, piece, { fin: i === pieces.length - 1 });
+            });
+            return { text, data };
+          });
+          const wire = concatBytes(...sender.engine.takeOutput());
+          // Kept binary messages: the handler's own buffers, checked again at the end.
+          const kept: { view: Uint8Array; index: number }[] = [];
+          let index = 0;
+          const receiver = new WebSocketEngine({ role: "server", reuseMessageBuffers }, {
+            text: (data) => {
+              assert.equal(data, new TextDecoder().decode(sent[index].data), `message ${index}`);
+              index++;
+            },
+            binary: (view, borrowed) => {
+              assertSameBytes(view, sent[index].data, `message ${index}, as delivered`);
+              if (!borrowed) kept.push({ view, index });
+              index++;
+            },
+            close: () => assert.fail("no close expected"),
+          });
+          // Reads of a socket's size (so that large payloads span reads and are
+          // assembled), cut again at random points.
+          const reads = Array.from(
+            { length: Math.floor(wire.length / readSize) },
+            (_, i) => (i + 1) * readSize,
+          );
+          const cuts = [
+            ...new Set([...reads, ...cutPoints.map((c) => Math.floor(c * wire.length))]),
+          ]
+            .sort((a, b) => a - b);
+          feed(receiver, wire, cuts);
+          assert.equal(index, sent.length);
+          for (const { view, index } of kept) {
+            assertSameBytes(view, sent[index].data, `message ${index}, after every message`);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  } finally {
+    _stageLargeBinary(stagedBefore);
+    drainPool();
+  }
 });

@@ -15,6 +15,7 @@ import { frameHeaderLength, Opcode } from "../src/frame.ts";
 import { giveBack, HEADROOM, LENT_HEADROOM, takeBuffer, transferBuffer } from "../src/_pool.ts";
 import {
   assertFailing,
+  assertSameBytes,
   concatBytes,
   drainPool,
   type EngineEvent,
@@ -1079,16 +1080,6 @@ Deno.test("RFC 6455 §7.1.7: fail() queues a Close with the error's code; abort(
 
 // ---------------------------------------------------------------------------
 // Output buffer pool (poolOutput / releaseOutput)
-
-/**
- * Asserts `actual` holds the bytes of `expected`, naming the first difference
- * (a `deepEqual` diff of large arrays takes minutes).
- */
-function assertSameBytes(actual: Uint8Array, expected: Uint8Array, message: string): void {
-  assert.equal(actual.length, expected.length, `${message}: length`);
-  const at = actual.findIndex((byte, i) => byte !== expected[i]);
-  assert.equal(at, -1, `${message}: first difference at byte ${at}`);
-}
 
 /** A recorder whose engine hands out pooled output. */
 function pooled(role: Role, options: Partial<EngineOptions> = {}): Recorder {
