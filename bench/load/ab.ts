@@ -10,7 +10,10 @@
  *
  *   deno task bench:ab --server "es node:http@node" --cells 65536x256
  *     [--ref HEAD] [--pairs 8] [--duration 2] [--warmup 0.5]
- *     [--malloc-trim 268435456]
+ *     [--malloc-trim 268435456] [--fragments 1]
+ *
+ * `--fragments N` has the load generator send each message as N frames
+ * (`loadgen.mjs --fragments`), for changes to reassembly.
  *
  * Both sides and the load generator run with glibc's
  * `MALLOC_TRIM_THRESHOLD_` at `--malloc-trim` bytes (256 MiB by default; `0`
@@ -41,6 +44,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "2" },
     warmup: { type: "string", default: "0.5" },
     "malloc-trim": { type: "string", default: String(256 * 1024 * 1024) },
+    fragments: { type: "string", default: "1" },
   },
 });
 if (!values.server || !values.cells) {
@@ -54,6 +58,10 @@ const pairs = Number(values.pairs);
 const trim = values["malloc-trim"];
 if (!/^\d+$/.test(trim)) throw new Error(`--malloc-trim: ${trim} is not a byte count`);
 const env: Record<string, string> = trim === "0" ? {} : { MALLOC_TRIM_THRESHOLD_: trim };
+const fragments = values.fragments;
+if (!/^[1-9]\d*$/.test(fragments)) throw new Error(`--fragments: ${fragments} is not a count`);
+// The load generator reads it from its environment (run.ts passes this one on).
+if (fragments !== "1") env.LOADGEN_FRAGMENTS = fragments;
 
 const worktree = await checkout(values.ref, "ab");
 const { sha } = worktree;
@@ -119,7 +127,7 @@ const lines = [
     trim === "0"
       ? "glibc's default heap trimming."
       : `Every process with \`MALLOC_TRIM_THRESHOLD_=${trim}\`.`
-  }`,
+  }${fragments === "1" ? "" : ` Each message sent as ${fragments} frames.`}`,
   "",
   "| cell | msg/s A | msg/s B | B/A per pair | CPU µs/echo A | CPU µs/echo B | B/A per pair |",
   "| --- | --- | --- | --- | --- | --- | --- |",

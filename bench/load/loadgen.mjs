@@ -4,7 +4,7 @@
 // Usage:
 //   node loadgen.mjs --port P [--host 127.0.0.1] [--size 32] [--conns 1]
 //                    [--inflight 16] [--duration 1] [--warmup 0.25] [--label x]
-//                    [--expect echo|same] [--server-pid PID]
+//                    [--expect echo|same] [--server-pid PID] [--fragments 1]
 //   node loadgen.mjs --port P --idle 5000 [--raw] [--hold 60]
 //
 // Echo mode: opens --conns connections, upgrades each (RFC 6455 §4.1), keeps
@@ -21,6 +21,11 @@
 // system, from /proc, 10 ms ticks) and its minor page faults over the
 // measured window per echo; always the generator's own CPU time per echo
 // (loadCpuUsPerMsg).
+//
+// --fragments N: each message goes out as N frames of (nearly) equal size, FIN
+// on the last only (RFC 6455 §5.4); the echo expected is still one frame.
+// Defaults to $LOADGEN_FRAGMENTS (how `ab.ts --fragments` reaches it through
+// `run.ts`), else 1.
 //
 // --expect same: the server is a bare TCP echo (it answers the upgrade with
 // 101, then sends back every byte as it came), so the bytes expected are the
@@ -53,6 +58,7 @@ const { values } = parseArgs({
     hold: { type: "string", default: "120" },
     "connect-batch": { type: "string", default: "200" },
     "server-pid": { type: "string" },
+    fragments: { type: "string", default: process.env.LOADGEN_FRAGMENTS ?? "1" },
   },
 });
 
@@ -60,6 +66,8 @@ const host = values.host;
 const port = Number(values.port);
 if (!Number.isInteger(port) || port <= 0) fail("--port is required");
 if (values.expect !== "echo" && values.expect !== "same") fail("--expect is echo or same");
+const fragments = Number(values.fragments);
+if (!Number.isInteger(fragments) || fragments < 1) fail("--fragments is a positive integer");
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
@@ -91,14 +99,25 @@ function fail(message) {
 // ---------------------------------------------------------------------------
 // Frames
 
-/** A client frame: FIN + binary, masked (RFC 6455 §5.2, §5.3). */
-function maskedFrame(payload, maskKey) {
-  const header = frameHeader(2, payload.length, maskKey);
-  const frame = Buffer.allocUnsafe(header.length + payload.length);
-  frame.set(header);
-  const start = header.length;
-  for (let i = 0; i < payload.length; i++) frame[start + i] = payload[i] ^ maskKey[i & 3];
-  return frame;
+/**
+ * A client message: binary, masked (RFC 6455 §5.2, §5.3), in `count` frames
+ * of (nearly) equal size, FIN on the last only (§5.4), each masked from its
+ * own first byte.
+ */
+function maskedFrames(payload, maskKey, count) {
+  const step = Math.ceil(payload.length / count);
+  const frames = [];
+  for (let i = 0; i < count; i++) {
+    const piece = payload.subarray(Math.min(i * step, payload.length), (i + 1) * step);
+    const header = frameHeader(i === 0 ? 2 : 0, piece.length, maskKey);
+    if (i < count - 1) header[0] &= 0x7f;
+    const frame = Buffer.allocUnsafe(header.length + piece.length);
+    frame.set(header);
+    const start = header.length;
+    for (let j = 0; j < piece.length; j++) frame[start + j] = piece[j] ^ maskKey[j & 3];
+    frames.push(frame);
+  }
+  return Buffer.concat(frames);
 }
 
 /** The server's reply: same payload, unmasked, minimal length encoding (§5.2). */
@@ -254,7 +273,7 @@ async function echoMode() {
       randomFillSync(payload);
       const maskKey = Buffer.allocUnsafe(4);
       randomFillSync(maskKey);
-      const frame = maskedFrame(payload, maskKey);
+      const frame = maskedFrames(payload, maskKey, fragments);
       // `inflight` copies back to back: a refill of k frames is one write of a prefix.
       const frames = Buffer.concat(Array.from({ length: inflight }, () => frame));
       const expected = values.expect === "same" ? frame : echoFrame(payload);
