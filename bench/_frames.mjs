@@ -21,7 +21,8 @@ export const CHUNK_SIZE = 64 * 1024;
  * The header of a final frame (RFC 6455 §5.2): minimal length encoding, then
  * the masking key when one is given (client to server).
  *
- * @param {number} opcode 1 (text) or 2 (binary).
+ * @param {number} opcode 1 (text), 2 (binary), or 0 (continuation: clear FIN in
+ *   byte 0 for a frame before the last).
  * @param {number} payloadLength Payload bytes (below 2^53).
  * @param {ArrayLike<number>} [maskKey] The 4-byte masking key, if masked.
  * @returns {Uint8Array} The header bytes.

@@ -130,13 +130,15 @@ export function _stageLargeBinary(on?: boolean): boolean {
 
 /**
  * Where a received payload's buffer came from: its own (or a view of a read
- * chunk), the pool for the handler's call only, or the pool until it is
- * copied out ({@linkcode STAGE_MIN}).
+ * chunk), the pool for the handler's call only, the pool until it is copied
+ * out ({@linkcode STAGE_MIN}), or the pool until its message is joined (a
+ * fragment).
  */
-type PayloadSource = typeof FRESH | typeof POOLED | typeof STAGED;
+type PayloadSource = typeof FRESH | typeof POOLED | typeof STAGED | typeof HELD;
 const FRESH = 0;
 const POOLED = 1;
 const STAGED = 2;
+const HELD = 3;
 
 /** Options for sending one frame with {@linkcode WebSocketEngine.sendFrame}. */
 export interface SendFrameOptions {
@@ -250,8 +252,8 @@ export class WebSocketEngine {
   #fragments = 0;
   /** Fragments so far (binary, or text decoded), created on the first fragment. */
   #parts: Uint8Array[] | undefined;
-  /** Those of `#parts` in pool buffers (staged), given back once the message is joined. */
-  #stagedParts: Uint8Array[] | undefined;
+  /** Those of `#parts` in pool buffers (`HELD`), given back once the message is joined. */
+  #heldParts: Uint8Array[] | undefined;
   #textParts: string[] | undefined;
   /** Streaming decoder for fragmented text, created on the first fragment. */
   #decoder: TextDecoder | undefined;
@@ -648,15 +650,17 @@ export class WebSocketEngine {
       // goes in the room left before it (see #queue).
       return takeBuffer(length, this.#messageOpcode === Opcode.Text ? 0 : LENT_HEADROOM);
     }
-    // A fragment is copied out when its message is joined, so its buffer can be
-    // the pool's until then; a whole message is staged on JavaScriptCore only.
     // Above the pool's largest class it would be a fresh buffer copied into another.
-    const fragment = !this.#fin || this.#parts !== undefined;
-    if (
-      large && (fragment || (stageLargeBinary && length >= STAGE_MIN)) && length <= POOLED_MAX
-    ) {
-      this.#payloadFrom = STAGED;
-      return takeBuffer(length);
+    if (large && length <= POOLED_MAX) {
+      if (!this.#fin || this.#parts !== undefined) {
+        // A fragment is copied out when its message is joined: the pool's until then.
+        this.#payloadFrom = HELD;
+        return takeBuffer(length);
+      }
+      if (stageLargeBinary && length >= STAGE_MIN) {
+        this.#payloadFrom = STAGED;
+        return takeBuffer(length);
+      }
     }
     this.#payloadFrom = FRESH;
     return new Uint8Array(length);
@@ -697,16 +701,11 @@ export class WebSocketEngine {
     this.#payloadFrom = FRESH;
     const pooled = from === POOLED;
     if (from === STAGED) {
-      if (this.#fin && this.#parts === undefined) {
-        // Copied into a buffer of its own, the pooled one goes back at once.
-        const staged = payload;
-        payload = staged.slice();
-        giveBack(staged);
-      } else {
-        // A fragment: joining the message copies it out; held in the pool until then.
-        (this.#stagedParts ??= []).push(payload);
-      }
-    }
+      // Copied into a buffer of its own, the pooled one goes back at once.
+      const staged = payload;
+      payload = staged.slice();
+      giveBack(staged);
+    } else if (from === HELD) (this.#heldParts ??= []).push(payload);
     const opcode = this.#opcode;
     if (opcode >= Opcode.Close) {
       this.#control(opcode, payload);
@@ -761,7 +760,7 @@ export class WebSocketEngine {
       parts.push(payload);
       data = concat(parts, this.#messageSize);
       this.#parts = undefined;
-      this.#giveBackStaged();
+      this.#giveBackHeld();
     }
     const messageOpcode = this.#messageOpcode as typeof Opcode.Text | typeof Opcode.Binary;
     const compressed = this.#messageCompressed;
@@ -777,12 +776,12 @@ export class WebSocketEngine {
     }
   }
 
-  /** Gives the pool back the buffers of staged fragments, once nothing refers to them. */
-  #giveBackStaged(): void {
-    const staged = this.#stagedParts;
-    if (staged === undefined) return;
-    for (const buffer of staged) giveBack(buffer);
-    this.#stagedParts = undefined;
+  /** Gives the pool back the buffers of held fragments, once nothing refers to them. */
+  #giveBackHeld(): void {
+    const held = this.#heldParts;
+    if (held === undefined) return;
+    for (const buffer of held) giveBack(buffer);
+    this.#heldParts = undefined;
   }
 
   #endMessage(): void {
@@ -819,7 +818,7 @@ export class WebSocketEngine {
     if (this.#state === ReadyState.CLOSED) return;
     this.#state = ReadyState.CLOSED;
     this.#parts = undefined;
-    this.#giveBackStaged();
+    this.#giveBackHeld();
     this.#textParts = undefined;
     this.#handler.close(info);
   }
